@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace MountChain.Cli.Commands;
+
+/// <summary>Every subcommand of mountchain, in the order --help lists them.</summary>
+public static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

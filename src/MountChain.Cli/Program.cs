@@ -1,0 +1,3 @@
+using MountChain.Cli.Infrastructure;
+
+return CliApp.Run(args);
