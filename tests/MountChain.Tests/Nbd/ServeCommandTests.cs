@@ -45,6 +45,33 @@ public sealed class ServeCommandTests
     }
 
     [NbdToolsFact]
+    public async Task Serve_presents_the_chosen_generation_of_a_vmdk_chain()
+    {
+        using var dir = new TempDirectory();
+        string b = dir.File("base.vmdk"), s1 = dir.File("s1.vmdk");
+        Check("qemu-img", "create", "-q", "-f", "vmdk", b, "8M");
+        Check("qemu-io", "-f", "vmdk", "-c", "write -P 0x41 0 1M", b);
+        Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", b, "-F", "vmdk", s1);
+        Check("qemu-io", "-f", "vmdk", "-c", "write -P 0x42 0 512k", s1);
+        using var process = StartServe(s1, "-g", "0", "--listen", "127.0.0.1:0");
+        try
+        {
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Contains($"serving {s1} generation 0 on nbd://", line);
+            string uri = line!.Split(' ')[^1];
+            var read = Check("qemu-io", "-r", "-f", "raw", uri, "-c", "read -P 0x41 0 1M");
+            Assert.DoesNotContain("verification failed", read.All);
+            Check("kill", "-TERM", process.Id.ToString());
+            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+
+    [NbdToolsFact]
     public async Task Serve_on_a_unix_socket_answers_nbdinfo()
     {
         using var dir = new TempDirectory();
