@@ -13,6 +13,14 @@ internal sealed class NbdConnection(Socket socket, NbdExport export, string peer
 {
     private readonly Action<string> _log = line => export.Options.Log($"nbd: client {peer}: {line}");
 
+    public string Peer => peer;
+
+    /// <summary>Closes the socket under a connection that did not finish in time (a client that stopped reading its replies).</summary>
+    public void Abort()
+    {
+        try { socket.Dispose(); } catch (ObjectDisposedException) { }
+    }
+
     public async Task RunAsync(CancellationToken serverStopping)
     {
         try

@@ -23,7 +23,7 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
     private readonly NbdExport _export = new(device, options);
     private readonly List<Socket> _listeners = [];
     private readonly List<string> _socketFiles = [];
-    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private readonly ConcurrentDictionary<NbdConnection, Task> _connections = new();
     private bool _started;
 
     public NbdServerOptions Options { get; } = options;
@@ -86,7 +86,7 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
         finally
         {
             CloseListeners();
-            await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
+            await FinishConnectionsAsync().ConfigureAwait(false);
             if (device.CanWrite) device.Flush();
         }
     }
@@ -113,9 +113,29 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
             }
             Configure(client);
             string peer = client.RemoteEndPoint is IPEndPoint ip ? ip.ToString() : $"unix#{client.Handle}";
-            var task = Task.Run(() => new NbdConnection(client, _export, peer).RunAsync(ct), CancellationToken.None);
-            _connections.TryAdd(task, 0);
-            _ = task.ContinueWith(t => _connections.TryRemove(t, out _), TaskScheduler.Default);
+            var connection = new NbdConnection(client, _export, peer);
+            var task = Task.Run(() => connection.RunAsync(ct), CancellationToken.None);
+            _connections.TryAdd(connection, task);
+            _ = task.ContinueWith(_ => _connections.TryRemove(connection, out Task? _), TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Waits for every connection to answer what it already read; past the grace period, closes the stragglers.</summary>
+    private async Task FinishConnectionsAsync()
+    {
+        var all = Task.WhenAll(_connections.Values);
+        try
+        {
+            await all.WaitAsync(Options.ShutdownGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            foreach (var connection in _connections.Keys)
+            {
+                Options.Log($"nbd: client {connection.Peer}: still busy {Options.ShutdownGrace.TotalSeconds:0} s after shutdown began; closing the connection");
+                connection.Abort();
+            }
+            await all.ConfigureAwait(false);
         }
     }
 

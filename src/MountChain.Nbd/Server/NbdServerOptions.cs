@@ -35,6 +35,12 @@ public sealed record NbdServerOptions
     /// <summary>A client must finish option haggling within this time, so a silent peer cannot hold a connection forever.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Answer a structured READ of a range the device reports as all holes/zeros with one OFFSET_HOLE chunk instead of data.</summary>
+    public bool SparseReads { get; init; } = true;
+
+    /// <summary>On shutdown, how long connections get to finish their requests before their sockets are closed under them.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>SO_SNDBUF / SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning.</summary>
     public int SocketBufferSize { get; init; }
 }

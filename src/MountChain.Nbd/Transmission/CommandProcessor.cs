@@ -120,6 +120,7 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
     private OutgoingReply Read(in NbdRequest request, long cost)
     {
         int length = (int)request.Length;
+        if (session.StructuredReplies && length > 0 && ReadsAsZeros(request)) return HoleReply(request, cost);
         byte[]? data = length > 0 ? ArrayPool<byte>.Shared.Rent(length) : null;
         try
         {
@@ -143,6 +144,28 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
         WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.OffsetData, request.Cookie, 8 + (uint)length);
         BinaryPrimitives.WriteUInt64BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader), request.Offset);
         return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader + 8, data, length, cost);
+    }
+
+    /// <summary>True when the device knows the whole range reads as zeros (holes, zero grains), so no data need be read or sent.</summary>
+    private bool ReadsAsZeros(in NbdRequest request)
+    {
+        if (!export.Options.SparseReads) return false;
+        var extents = t_extents ??= new List<BlockExtent>();
+        extents.Clear();
+        _device.GetExtents((long)request.Offset, request.Length, extents);
+        foreach (var extent in extents)
+            if (extent.Kind == ExtentKind.Data) return false;
+        return extents.Count > 0;
+    }
+
+    /// <summary>One NBD_REPLY_TYPE_OFFSET_HOLE chunk (offset, size) marked DONE; valid with DF too (one content chunk).</summary>
+    private static OutgoingReply HoleReply(in NbdRequest request, long cost)
+    {
+        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.StructuredReplyHeader + 12);
+        WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.OffsetHole, request.Cookie, 12);
+        BinaryPrimitives.WriteUInt64BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader), request.Offset);
+        BinaryPrimitives.WriteUInt32BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader + 8), request.Length);
+        return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader + 12, null, 0, cost);
     }
 
     /// <summary>One NBD_REPLY_TYPE_BLOCK_STATUS chunk per selected context, the last marked DONE.</summary>

@@ -204,6 +204,62 @@ public sealed class NbdProtocolTests
         Assert.Contains(server.Log, l => l.Contains("handshake not finished"));
     }
 
+    [Fact]
+    public async Task A_read_inside_a_hole_is_answered_with_one_hole_chunk_and_mixed_ranges_with_data()
+    {
+        var device = new LayeredTestDevice([new(65536, ExtentKind.Data, 0), new(65536, ExtentKind.Unallocated, -1), new(65536, ExtentKind.Zero, 0)]);
+        await using var server = new NbdTestServer(device);
+        using var client = new RawNbdClient(server.Port);
+        client.Handshake(structured: true);
+
+        client.SendRequest(CmdRead, cookie: 1, offset: 70000, length: 120000);
+        var hole = client.ReadChunk();
+        Assert.Equal((FlagDone, (ushort)2, 1UL), (hole.Flags, hole.Type, hole.Cookie)); // NBD_REPLY_TYPE_OFFSET_HOLE
+        Assert.Equal(70000UL, BinaryPrimitives.ReadUInt64BigEndian(hole.Payload));
+        Assert.Equal(120000u, BinaryPrimitives.ReadUInt32BigEndian(hole.Payload.AsSpan(8)));
+
+        client.SendRequest(CmdRead, cookie: 2, offset: 60000, length: 10000, flags: 4); // DF, data then hole
+        var data = client.ReadChunk();
+        Assert.Equal((FlagDone, ChunkOffsetData), (data.Flags, data.Type));
+        Assert.True(device.Content.Slice(60000, 10000).SequenceEqual(data.Payload.AsSpan(8)));
+    }
+
+    [Fact]
+    public async Task Shutdown_answers_the_requests_in_flight_then_flushes_the_device()
+    {
+        var inner = new MemoryBlockDevice(Enumerable.Range(0, 65536).Select(i => (byte)i).ToArray());
+        var device = new SlowDevice(inner, readDelay: TimeSpan.FromMilliseconds(500));
+        var server = new NbdTestServer(device);
+        using var client = new RawNbdClient(server.Port);
+        client.Handshake(structured: true);
+
+        client.SendRequest(CmdRead, cookie: 42, offset: 1000, length: 3000);
+        await Task.Delay(100); // the request is now inside the slow read
+        var stopping = server.DisposeAsync().AsTask();
+
+        var chunk = client.ReadChunk();
+        Assert.Equal((ChunkOffsetData, 42UL), (chunk.Type, chunk.Cookie));
+        Assert.True(inner.Length > 0 && chunk.Payload.AsSpan(8).SequenceEqual(Enumerable.Range(1000, 3000).Select(i => (byte)i).ToArray()));
+        Assert.True(client.WasClosedByServer());
+        await stopping;
+        Assert.Equal(1, device.Flushes);
+    }
+
+    /// <summary>A writable device whose reads take a while and whose flushes are counted.</summary>
+    private sealed class SlowDevice(IBlockDevice inner, TimeSpan readDelay) : IBlockDevice
+    {
+        public int Flushes;
+        public long Length => inner.Length;
+        public bool CanWrite => inner.CanWrite;
+        public void Read(Span<byte> buffer, long offset) { Thread.Sleep(readDelay); inner.Read(buffer, offset); }
+        public void Write(ReadOnlySpan<byte> data, long offset) => inner.Write(data, offset);
+        public void Flush() { Interlocked.Increment(ref Flushes); inner.Flush(); }
+        public void Discard(long offset, long length) => inner.Discard(offset, length);
+        public void WriteZeroes(long offset, long length) => inner.WriteZeroes(offset, length);
+        public void GetExtents(long offset, long length, List<BlockExtent> output) => inner.GetExtents(offset, length, output);
+        public void Dispose() { }
+    }
+
     private static byte[] GoFor(string name)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(name);
