@@ -164,3 +164,10 @@ public sealed class XfsKernelImage : IDisposable
         }
     }
 }
+
+/// <summary>Shares one kernel-built image between the XFS test classes (built once, on first use).</summary>
+[CollectionDefinition(Name)]
+public sealed class XfsKernelImageCollection : ICollectionFixture<XfsKernelImage>
+{
+    public const string Name = "XFS kernel-built image";
+}

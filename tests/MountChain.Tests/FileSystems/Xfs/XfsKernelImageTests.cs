@@ -7,7 +7,8 @@ using Xunit.Abstractions;
 namespace MountChain.Tests.FileSystems.Xfs;
 
 /// <summary>The reader against a v5 image the Linux kernel populated: every answer must equal the kernel's.</summary>
-public sealed class XfsKernelImageTests(XfsKernelImage image, ITestOutputHelper output) : IClassFixture<XfsKernelImage>
+[Collection(XfsKernelImageCollection.Name)]
+public sealed class XfsKernelImageTests(XfsKernelImage image, ITestOutputHelper output)
 {
     private XfsFileSystem OpenImage(string? path = null) => XfsFileSystem.Open(new RawFileBlockDevice(path ?? image.ImagePath), ownsDevice: true);
 
