@@ -7,6 +7,6 @@ public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        yield break;
+        foreach (var command in MountCommands.Create()) yield return command;
     }
 }
