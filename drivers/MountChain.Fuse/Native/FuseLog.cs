@@ -16,9 +16,6 @@ internal static unsafe class FuseLog
     private static int _installed;
     private static string? _last;
 
-    /// <summary>Where messages go as well; null keeps them only as <see cref="TakeLast"/>.</summary>
-    public static volatile TextWriter? Echo;
-
     public static void Install()
     {
         if (Interlocked.Exchange(ref _installed, 1) == 0)
@@ -47,7 +44,6 @@ internal static unsafe class FuseLog
             var text = Encoding.UTF8.GetString(buffer, Math.Min(n, MessageLimit - 1)).Trim();
             if (text.Length == 0) return;
             lock (Gate) _last = text;
-            Echo?.WriteLine(text);
         }
         catch
         {
