@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using MountChain.Cli.Infrastructure;
+using MountChain.Dokan.Hosting;
 using MountChain.Fuse.BlockFile;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Lifecycle;
@@ -49,11 +50,13 @@ public static class MountCommands
                 throw new UsageException("--redo needs --write");
             if (parse.GetValue(write))
                 throw new UsageException("writable mounts need the redo log (--write --redo FILE), which this build does not provide yet; mount read-only");
-            if (!OperatingSystem.IsLinux())
-                throw new UsageException("mount uses FUSE and runs on Linux (Windows: the Dokan front-end)");
+            if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
+                throw new UsageException("mount runs on Linux (FUSE) and Windows (Dokan)");
             if (!parse.GetValue(foreground))
                 return LaunchDetached(mp);
-            return Serve(parse, source, mp, parse.GetValue(allowOther));
+            return OperatingSystem.IsWindows()
+                ? ServeWithDokan(parse, source, mp)
+                : Serve(parse, source, mp, parse.GetValue(allowOther));
         });
         return cmd;
     }
@@ -107,6 +110,28 @@ public static class MountCommands
         }
     }
 
+    /// <summary>Windows: the same tree through Dokan (drivers/MountChain.Dokan; not exercised by the Linux test suite).</summary>
+    private static int ServeWithDokan(ParseResult parse, DiskSource source, string mountPoint)
+    {
+        using var disk = source.Open(parse);
+        var tree = new BlockFileTree(disk.Device, modified: File.GetLastWriteTimeUtc(disk.SourcePath));
+        using var mount = DokanMount.Mount(tree, mountPoint);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            Task.Run(mount.RequestStop);
+        });
+        if (Environment.GetEnvironmentVariable(DetachedVariable) == "1")
+        {
+            Console.Out.WriteLine(ReadyLine);
+            Console.Out.Flush();
+            Console.SetOut(TextWriter.Null);
+            Console.SetError(TextWriter.Null);
+        }
+        mount.WaitForExit();
+        return ExitCodes.Success;
+    }
+
     private static void AnnounceReadyAndDetach()
     {
         Console.Out.WriteLine(ReadyLine);
@@ -157,6 +182,8 @@ public static class MountCommands
 
     private static int Unmount(string mountPoint, bool lazy)
     {
+        if (OperatingSystem.IsWindows())
+            return DokanMount.Unmount(mountPoint) ? ExitCodes.Success : throw new IOException($"{mountPoint}: not a Dokan mount point");
         var entry = MountTable.Find(mountPoint);
         int? pid = ServerRegistry.Lookup(mountPoint);
         bool serverAlive = pid is int p && ServerRegistry.IsAlive(p);
