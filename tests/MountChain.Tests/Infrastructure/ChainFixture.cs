@@ -245,6 +245,31 @@ public static class Hashing
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
+    /// <summary>
+    /// Compares a device with a raw file block by block (cheaper than two sha256 passes for big
+    /// disks); returns the offset of the first differing 4 MiB block, or -1.
+    /// </summary>
+    public static long FirstDifference(MountChain.Core.BlockDevices.IBlockDevice device, string rawPath)
+    {
+        using var handle = File.OpenHandle(rawPath);
+        if (RandomAccess.GetLength(handle) != device.Length) return 0;
+        var ours = new byte[4 << 20];
+        var theirs = new byte[4 << 20];
+        for (long pos = 0; pos < device.Length; pos += ours.Length)
+        {
+            int n = (int)Math.Min(ours.Length, device.Length - pos);
+            device.Read(ours.AsSpan(0, n), pos);
+            for (int done = 0; done < n;)
+            {
+                int r = RandomAccess.Read(handle, theirs.AsSpan(done, n - done), pos + done);
+                if (r <= 0) return pos;
+                done += r;
+            }
+            if (!ours.AsSpan(0, n).SequenceEqual(theirs.AsSpan(0, n))) return pos;
+        }
+        return -1;
+    }
+
     /// <summary>sha256 of every file under <paramref name="directory"/>, to prove inputs were not written.</summary>
     public static Dictionary<string, string> Snapshot(string directory) =>
         System.IO.Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories)
