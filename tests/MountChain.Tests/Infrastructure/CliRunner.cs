@@ -13,7 +13,7 @@ public sealed class ConsoleCollection
 }
 
 /// <summary>Runs the mountchain CLI in this process (fast; Console redirected) or as a child process.</summary>
-public static class Cli
+public static class CliRunner
 {
     private static readonly Lock ConsoleLock = new();
 
