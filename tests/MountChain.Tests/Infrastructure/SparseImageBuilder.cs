@@ -278,8 +278,11 @@ public static class SparseFileEditor
     /// <summary>The embedded descriptor's text.</summary>
     public static string EmbeddedDescriptor(string path)
     {
-        string text = "";
-        EditEmbeddedDescriptor(path, t => text = t);
-        return text;
+        long offset = (long)ReadU64(path, 0x1C) * 512, size = (long)ReadU64(path, 0x24) * 512;
+        var bytes = new byte[size];
+        using var h = File.OpenHandle(path);
+        RandomAccess.Read(h, bytes, offset);
+        int nul = Array.IndexOf(bytes, (byte)0);
+        return Encoding.UTF8.GetString(bytes, 0, nul < 0 ? bytes.Length : nul);
     }
 }
