@@ -70,7 +70,10 @@ public static class SparseFileCreator
                 file.Write(head, 0);
                 file.Write(DirectoryBytes(tables, firstRgt, gdSectors), (long)rgd * 512);
                 file.Write(DirectoryBytes(tables, firstGt, gdSectors), (long)gd * 512);
-                // The tables and the padding stay zero: a hole up to overHead (qemu truncates the same way).
+                // The tables are written as real zeros, not left as a hole (qemu truncates): a later
+                // table update then never needs new blocks, so a full file system cannot fail a flush.
+                WriteZeros(file, (long)firstRgt * 512, (long)(tables * GtSectors) * 512);
+                WriteZeros(file, (long)firstGt * 512, (long)(tables * GtSectors) * 512);
                 file.SetLength((long)overHead * 512);
                 file.Sync();
             }
@@ -82,6 +85,13 @@ public static class SparseFileCreator
             try { File.Delete(temporary); } catch (IOException) { }
             throw;
         }
+    }
+
+    private static void WriteZeros(LogFile file, long offset, long length)
+    {
+        var zeros = new byte[(int)Math.Min(length, 1 << 20)];
+        for (long done = 0; done < length; done += zeros.Length)
+            file.Write(zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - done)), offset + done);
     }
 
     private static byte[] DirectoryBytes(ulong tables, ulong firstTable, ulong gdSectors)
