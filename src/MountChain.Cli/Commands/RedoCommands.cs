@@ -288,7 +288,8 @@ public sealed class WriteWorkload(string pattern, int blockSize, int seed, long 
     /// <summary>Step <paramref name="i"/>: the bytes (a fresh array) and where they go.</summary>
     public (long Offset, byte[] Data) Step(int i)
     {
-        var random = new Random(HashCode.Combine(seed, i, 0x5eed));
+        // Seeded System.Random is the same in every process (HashCode.Combine is not).
+        var random = new Random(unchecked(seed * 1_000_003 + i * 7919 + 17));
         long offset;
         int length;
         switch (pattern)
