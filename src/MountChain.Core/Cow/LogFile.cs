@@ -70,6 +70,26 @@ public sealed class LogFile : IDisposable
     public void Sync()
     {
         Inject(LogIo.Sync, 0, 0);
+        if (OperatingSystem.IsLinux())
+        {
+            // fdatasync, not fsync (what FlushToDisk does): mtime-only changes need no journal commit,
+            // which makes a flush several times cheaper on ext4/xfs.
+            bool added = false;
+            try
+            {
+                _handle.DangerousAddRef(ref added);
+                if (NativeFdatasync((int)_handle.DangerousGetHandle()) != 0)
+                {
+                    int errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                    throw Wrap("sync", 0, new IOException(System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)));
+                }
+            }
+            finally
+            {
+                if (added) _handle.DangerousRelease();
+            }
+            return;
+        }
         try { RandomAccess.FlushToDisk(_handle); }
         catch (IOException e) { throw Wrap("sync", 0, e); }
     }
@@ -104,6 +124,9 @@ public sealed class LogFile : IDisposable
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static extern int NativeFsync(int fd);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
+    private static extern int NativeFdatasync(int fd);
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close", SetLastError = true)]
     private static extern int NativeClose(int fd);

@@ -56,6 +56,13 @@ public static class RedoLogOperations
     {
         logPath = Path.GetFullPath(logPath);
         string marker = logPath + CommitMarkerSuffix;
+        if (!File.Exists(logPath) && ReadMarker(marker) is { } done)
+        {
+            // Killed after deleting the log, before deleting the marker: the commit is complete.
+            File.Delete(marker);
+            LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+            return new CommitResult(logPath, done.Parent, 0, done.NewCid, 0, 0, [], Resumed: true);
+        }
         var noTimer = new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero };
         using var log = RedoLog.Open(logPath, noTimer); // recovers an unclean log; never written here
         var repairs = log.Repairs.ToList();

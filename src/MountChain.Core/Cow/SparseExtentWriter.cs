@@ -47,6 +47,15 @@ public sealed class SparseExtentWriter : IDisposable
     private const int MaxRunGrains = 64;
     /// <summary>File positions are u32 sectors (format doc §10.1): a hosted extent file ends at 2 TiB.</summary>
     private const long MaxFileSectors = 1L << 32;
+    /// <summary>
+    /// New grains go into space already written with zeros ahead of the allocation point: a flush
+    /// then rewrites existing blocks and needs no file-size or block-allocation journal commit,
+    /// several times cheaper per fdatasync on ext4/xfs. The tail is cut off at close.
+    /// </summary>
+    private const long PreallocationChunk = 2 << 20;
+    /// <summary>Allocations of at least this many grains (streaming writes) skip the zero fill.</summary>
+    private const int StreamingGrains = 8;
+    private static readonly byte[] ZeroChunk = new byte[1 << 20];
 
     private readonly LogFile _file;
     private readonly SparseWriterOptions _options;
@@ -61,6 +70,9 @@ public sealed class SparseExtentWriter : IDisposable
     private readonly Lock _dirtyLock = new();
     private readonly Lock _sessionLock = new();
     private readonly Lock _gtAllocLock = new();
+    private readonly Lock _preallocationLock = new();
+    /// <summary>Bytes of the file below which new grains may be written (zero-filled or claimed).</summary>
+    private long _preallocatedEnd;
     private readonly bool[] _gtDirty;
     private readonly List<int> _dirtyList = [];
     private readonly List<string> _repairs = [];
@@ -108,6 +120,7 @@ public sealed class SparseExtentWriter : IDisposable
             _stripes = new object[StripeCount];
             for (int i = 0; i < StripeCount; i++) _stripes[i] = new object();
             LoadAndReconcileTables();
+            _preallocatedEnd = _file.Length;
             if (_options.MetadataFlushInterval > TimeSpan.Zero)
                 _timer = new Timer(_ => BackgroundFlush(), null, _options.MetadataFlushInterval, _options.MetadataFlushInterval);
         }
@@ -442,6 +455,7 @@ public sealed class SparseExtentWriter : IDisposable
             }
             long sectors = count * GrainSectors;
             long p = AllocateSectors(sectors, grain);
+            Preallocate(p, sectors, fill: count < StreamingGrains);
             _file.Write(data[..(int)(count * GrainBytes)], p * 512);
             for (int i = 0; i < count; i++) Publish(grain + i, (uint)(p + i * GrainSectors));
             return (int)(count * GrainBytes);
@@ -481,6 +495,7 @@ public sealed class SparseExtentWriter : IDisposable
             }
             data.CopyTo(whole[inGrain..]);
             long p = AllocateSectors(GrainSectors, grain);
+            Preallocate(p, GrainSectors, fill: true);
             _file.Write(whole, p * 512);
             Publish(grain, (uint)p);
         }
@@ -516,10 +531,42 @@ public sealed class SparseExtentWriter : IDisposable
             long p = Interlocked.Add(ref _next, block) - block;
             if (p + block > MaxFileSectors)
                 throw new IOException($"{Path}: the sparse file is full: hosted sparse files address at most 2 TiB");
+            Preallocate(p, block, fill: false);
             _file.Write(new byte[block * 512], p * 512);
             if (_rgd is not null) _rgd[table] = (uint)(p + _gtSectors);
             Volatile.Write(ref _gd[table], (uint)p);
             lock (_dirtyLock) _gdDirty = true;
+        }
+    }
+
+    /// <summary>
+    /// Before data goes to sectors [p, p+sectors): make sure the zero fill ahead of the allocation
+    /// point covers them (or, for streaming writes, just claim them). Nobody writes at or past
+    /// <see cref="_preallocatedEnd"/> before this returns, so the fill never overwrites data.
+    /// </summary>
+    private void Preallocate(long p, long sectors, bool fill)
+    {
+        long end = (p + sectors) * 512;
+        if (end <= Volatile.Read(ref _preallocatedEnd)) return;
+        lock (_preallocationLock)
+        {
+            long from = _preallocatedEnd;
+            if (end <= from) return;
+            if (fill)
+            {
+                long to = Math.Min(end + PreallocationChunk, MaxFileSectors * 512);
+                try
+                {
+                    for (long at = from; at < to; at += ZeroChunk.Length)
+                        _file.Write(ZeroChunk.AsSpan(0, (int)Math.Min(ZeroChunk.Length, to - at)), at);
+                    end = to;
+                }
+                catch (IOException)
+                {
+                    // Best effort (e.g. a nearly full file system): the data write itself reports the real error.
+                }
+            }
+            Volatile.Write(ref _preallocatedEnd, end);
         }
     }
 
@@ -727,6 +774,9 @@ public sealed class SparseExtentWriter : IDisposable
             if (_sessionStarted && _failure is null)
             {
                 Flush();
+                // Cut the zero fill beyond the last grain (nothing references it), then mark clean.
+                long used = Interlocked.Read(ref _next) * 512;
+                if (_file.Length > used) _file.SetLength(used);
                 WriteHeader(unclean: false);
                 _file.Sync();
             }

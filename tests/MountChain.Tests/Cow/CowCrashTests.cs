@@ -116,7 +116,14 @@ public sealed class CowCrashTests(ITestOutputHelper output)
             using (var p = Process.Start(CowEnvironment.MountchainStart($"commit \"{log}\"", dir))!)
             {
                 // Run 0 measures a whole commit (process start included); later runs are killed inside that time.
-                if (iteration > 0) Thread.Sleep((int)(fullRunMs * (0.55 + 0.45 * random.NextDouble())));
+                if (iteration % 2 == 1)
+                {
+                    // Wait until the commit is writing the parent (uncleanShutdown set), then kill soon after.
+                    var wait = Stopwatch.StartNew();
+                    while (!p.HasExited && CowEngineTests.ReadByte(parent, 0x48) == 0 && wait.ElapsedMilliseconds < 10_000) Thread.Sleep(1);
+                    Thread.Sleep(random.Next(0, 40));
+                }
+                else if (iteration > 0) Thread.Sleep((int)(fullRunMs * (0.55 + 0.45 * random.NextDouble())));
                 if (iteration > 0 && !p.HasExited) p.Kill();
                 p.WaitForExit();
                 if (iteration == 0) fullRunMs = clock.Elapsed.TotalMilliseconds;
@@ -136,7 +143,7 @@ public sealed class CowCrashTests(ITestOutputHelper output)
             }
             Assert.True(seen.AsSpan().SequenceEqual(expected), $"iteration {iteration}: neither the old nor the new state is readable");
 
-            if (logExists) RedoLogOperations.Commit(log);
+            if (logExists || File.Exists(log + RedoLogOperations.CommitMarkerSuffix)) RedoLogOperations.Commit(log);
             Assert.False(File.Exists(log));
             Assert.False(File.Exists(log + RedoLogOperations.CommitMarkerSuffix));
             env.QemuCheckClean(parent);
