@@ -48,12 +48,10 @@ public static class MountCommands
             string mp = Path.GetFullPath(parse.GetValue(mountPoint)!.FullName);
             if (parse.GetValue(redo) is not null && !parse.GetValue(write))
                 throw new UsageException("--redo needs --write");
-            if (parse.GetValue(write))
-                throw new UsageException("writable mounts need the redo log (--write --redo FILE), which this build does not provide yet; mount read-only");
             if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
                 throw new UsageException("mount runs on Linux (FUSE) and Windows (Dokan)");
             if (!parse.GetValue(foreground))
-                return LaunchDetached(mp);
+                return LaunchDetached(mp, DetachedRedoArguments(parse, source, write, redo));
             return OperatingSystem.IsWindows()
                 ? ServeWithDokan(parse, source, mp)
                 : Serve(parse, source, mp, parse.GetValue(allowOther));
@@ -77,7 +75,7 @@ public static class MountCommands
         bool detached = Environment.GetEnvironmentVariable(DetachedVariable) == "1";
         // Leave the launching terminal's session so its hang-up does not reach the server.
         if (detached) ServerProcess.LeaveSession();
-        using var disk = source.Open(parse);
+        using var disk = OpenDisk(parse, source);
         var tree = new BlockFileTree(disk.Device, modified: File.GetLastWriteTimeUtc(disk.SourcePath));
         var options = new FuseMountOptions
         {
@@ -113,7 +111,7 @@ public static class MountCommands
     /// <summary>Windows: the same tree through Dokan (drivers/MountChain.Dokan; not exercised by the Linux test suite).</summary>
     private static int ServeWithDokan(ParseResult parse, DiskSource source, string mountPoint)
     {
-        using var disk = source.Open(parse);
+        using var disk = OpenDisk(parse, source);
         var tree = new BlockFileTree(disk.Device, modified: File.GetLastWriteTimeUtc(disk.SourcePath));
         using var mount = DokanMount.Mount(tree, mountPoint);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
@@ -141,7 +139,29 @@ public static class MountCommands
     }
 
     /// <summary>Starts this command again with --foreground, waits for "ready" or relays its error.</summary>
-    private static int LaunchDetached(string mountPoint)
+    /// <summary>
+    /// A detached writable mount without --redo: the launcher names the fresh redo log itself
+    /// (next to the file given, as RedoLog does) so it can tell the user where the writes go.
+    /// </summary>
+    private static string[] DetachedRedoArguments(ParseResult parse, DiskSource source, Option<bool> write, Option<FileInfo?> redo)
+    {
+        if (!parse.GetValue(write) || parse.GetValue(redo) is not null) return [];
+        string top = parse.GetValue(source.Path)!.FullName;
+        string log = Path.Combine(Path.GetDirectoryName(top)!, $"{Path.GetFileNameWithoutExtension(top)}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
+        Console.Error.WriteLine($"mountchain: writes go to the new redo log {log}");
+        return ["--redo", log];
+    }
+
+    /// <summary>Read-only, or writable through a redo log with --write [--redo FILE].</summary>
+    private static OpenedDisk OpenDisk(ParseResult parse, DiskSource source)
+    {
+        var command = parse.CommandResult.Command;
+        var write = command.Options.OfType<Option<bool>>().First(o => o.Name == "--write");
+        var redo = command.Options.OfType<Option<FileInfo?>>().First(o => o.Name == "--redo");
+        return parse.GetValue(write) ? source.OpenWritable(parse, parse.GetValue(redo)) : source.Open(parse);
+    }
+
+    private static int LaunchDetached(string mountPoint, string[] extraArguments)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath!)
         {
@@ -154,6 +174,7 @@ public static class MountCommands
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
         foreach (var arg in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(arg);
+        foreach (var arg in extraArguments) psi.ArgumentList.Add(arg);
         psi.ArgumentList.Add("--foreground");
         psi.Environment[DetachedVariable] = "1";
 
