@@ -7,6 +7,7 @@ public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        foreach (var c in ChainCommands.Create()) yield return c;
         foreach (var c in FileCommands.Create()) yield return c;
     }
 }

@@ -1,0 +1,198 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using MountChain.Cli.Infrastructure;
+using MountChain.Core.BlockDevices;
+using MountChain.Core.Chain;
+using MountChain.Core.Inspection;
+
+namespace MountChain.Cli.Commands;
+
+/// <summary>Read-side chain commands: info, hash, cat, convert, map, changed.</summary>
+public static class ChainCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return Info();
+        yield return Hash();
+        yield return Cat();
+        yield return Convert();
+        yield return Map();
+        yield return Changed();
+    }
+
+    private static readonly Option<bool> JsonOption = new("--json") { Description = "Machine-readable JSON output" };
+
+    private static Command Info()
+    {
+        var command = new Command("info", "Show the chain: each link's file, createType, CID/parentCID, capacity, grain size, allocation and validation");
+        var source = new DiskSource().AddTo(command, withGeneration: false);
+        command.Options.Add(JsonOption);
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(source.Path)!.FullName;
+            using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
+            var links = chain.Links.Select((link, g) =>
+            {
+                var report = LinkInspector.Inspect(link);
+                return new LinkInfo(g, link.Path, link.CreateType, link.Cid.ToString("x8"), link.ParentCid.ToString("x8"),
+                    link.Descriptor.ParentFileNameHint, link.CapacitySectors * 512, link.GrainSectors * 512,
+                    report.AllocatedBytes, report.ZeroBytes, report.Validation,
+                    link.Descriptor.Extents.Select(e => new ExtentInfo(e.Access.ToString(), e.Type.ToString(), e.Sectors * 512, e.FileName, e.Offset)).ToList(),
+                    report.Problems.Count == 0 ? null : report.Problems);
+            }).ToList();
+            bool ok = links.All(l => !l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
+            var info = new ChainInfo(path, chain.CapacitySectors * 512, chain.Links.Count, ok ? "ok" : "corrupt", links,
+                chain.Warnings.Count == 0 ? null : chain.Warnings);
+            if (parse.GetValue(JsonOption)) Json.Write(info);
+            else PrintInfo(info);
+            return ok ? ExitCodes.Success : ExitCodes.InputProblem;
+        });
+        return command;
+    }
+
+    private static void PrintInfo(ChainInfo info)
+    {
+        Console.WriteLine($"chain:     {info.File}");
+        Console.WriteLine($"capacity:  {info.CapacityBytes} bytes ({Progress.FormatBytes(info.CapacityBytes)})");
+        Console.WriteLine($"links:     {info.LinkCount} (generations 0..{info.LinkCount - 1})");
+        Console.WriteLine($"validation: {info.Validation}");
+        foreach (var w in info.Warnings ?? []) Console.WriteLine($"warning:   {w}");
+        foreach (var l in info.Links)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"generation {l.Generation}: {l.File}");
+            Console.WriteLine($"  createType: {l.CreateType}");
+            Console.WriteLine($"  CID: {l.Cid}  parentCID: {l.ParentCid}{(l.ParentHint is null ? "" : $"  parent hint: {l.ParentHint}")}");
+            Console.WriteLine($"  capacity: {l.CapacityBytes} bytes  grain: {(l.GrainBytes == 0 ? "-" : l.GrainBytes + " bytes")}");
+            Console.WriteLine($"  allocated: {l.AllocatedBytes} bytes ({Progress.FormatBytes(l.AllocatedBytes)}), zeroed: {l.ZeroBytes} bytes");
+            foreach (var e in l.Extents)
+                Console.WriteLine($"  extent: {e.Access} {e.Type} {e.LengthBytes} bytes {(e.File is null ? "" : $"\"{e.File}\"")}{(e.OffsetSectors != 0 ? $" at sector {e.OffsetSectors}" : "")}");
+            Console.WriteLine($"  validation: {l.Validation}");
+            foreach (var p in l.Problems ?? []) if (!l.Validation.Contains(p)) Console.WriteLine($"  warning: {p}");
+        }
+    }
+
+    private static Command Hash()
+    {
+        var command = new Command("hash", "sha256 of a generation's whole virtual disk (first token of the output is the hex digest)");
+        var source = new DiskSource().AddTo(command);
+        command.Options.Add(JsonOption);
+        command.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using (var progress = new Progress("hash", disk.Device.Length, parse.GetValue(JsonOption)))
+                SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => sha.AppendData(block.Span), progress);
+            string hex = System.Convert.ToHexStringLower(sha.GetHashAndReset());
+            if (parse.GetValue(JsonOption)) Json.Write(new { sha256 = hex, file = disk.SourcePath, generation = disk.Generation, lengthBytes = disk.Device.Length });
+            else Console.WriteLine($"{hex}  {disk.SourcePath} (generation {disk.Generation})");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Cat()
+    {
+        var command = new Command("cat", "Write a generation's raw virtual disk to standard output");
+        var source = new DiskSource().AddTo(command);
+        command.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            using var stdout = Console.OpenStandardOutput();
+            SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => stdout.Write(block.Span));
+            stdout.Flush();
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Convert()
+    {
+        var command = new Command("convert", "Export a generation as a raw image (sparse: holes stay holes); progress on a terminal");
+        var source = new DiskSource().AddTo(command);
+        var target = new Argument<FileInfo>("target") { Description = "Raw image to write (created or replaced)" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
+        command.Arguments.Add(target);
+        command.Options.Add(quiet);
+        command.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            var output = parse.GetValue(target)!;
+            if (PathsEqual(output.FullName, disk.SourcePath))
+                throw new UsageException($"{output.FullName}: refusing to overwrite the input");
+            RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet));
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static bool PathsEqual(string a, string b) =>
+        Core.Formats.PathInspection.Canonical(a) == Core.Formats.PathInspection.Canonical(b);
+
+    private static Command Map()
+    {
+        var command = new Command("map", "Ranges of a generation: allocated / zero / unallocated, and which link serves each");
+        var source = new DiskSource().AddTo(command);
+        command.Options.Add(JsonOption);
+        command.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            var extents = new List<BlockExtent>();
+            disk.Device.GetExtents(0, disk.Device.Length, extents);
+            string? FileOf(int g) => g < 0 || disk.Chain is null ? null : disk.Chain.Links[g].Path;
+            if (parse.GetValue(JsonOption))
+            {
+                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))));
+                return ExitCodes.Success;
+            }
+            Console.WriteLine($"{"offset",16} {"length",16}  {"kind",-11} generation  file");
+            foreach (var e in extents)
+                Console.WriteLine($"{e.Offset,16} {e.Length,16}  {KindName(e.Kind),-11} {(e.Generation < 0 ? "-" : e.Generation.ToString()),-10}  {FileOf(e.Generation) ?? ""}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static string KindName(ExtentKind kind) => kind switch
+    {
+        ExtentKind.Data => "allocated",
+        ExtentKind.Zero => "zero",
+        _ => "unallocated",
+    };
+
+    private static Command Changed()
+    {
+        var command = new Command("changed", "Areas that changed between two generations, from the grain tables (a superset at grain granularity)");
+        var source = new DiskSource().AddTo(command, withGeneration: false);
+        var from = new Option<int>("--from") { Description = "Older generation", Required = true };
+        var to = new Option<int?>("--to") { Description = "Newer generation (default: the file given)" };
+        command.Options.Add(from);
+        command.Options.Add(to);
+        command.Options.Add(JsonOption);
+        command.SetAction(parse =>
+        {
+            var path = parse.GetValue(source.Path)!.FullName;
+            using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
+            int a = parse.GetValue(from), b = parse.GetValue(to) ?? chain.TopGeneration;
+            if (a < 0 || b > chain.TopGeneration || a >= b)
+                throw new UsageException($"{path}: need 0 ≤ --from < --to ≤ {chain.TopGeneration} (got {a} and {b})");
+            var areas = ChangedAreas.Between(chain, a, b);
+            long total = areas.Sum(r => r.Length);
+            if (parse.GetValue(JsonOption))
+                Json.Write(new { from = a, to = b, changedBytes = total, areas = areas.Select(r => new { offset = r.Offset, length = r.Length }) });
+            else
+            {
+                foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
+                Console.Error.WriteLine($"{areas.Count} areas, {total} bytes changed between generation {a} and {b}");
+            }
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
+    private sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
+        long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
+    private sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
+    private sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
+}

@@ -1,0 +1,45 @@
+using MountChain.Core.BlockDevices;
+using MountChain.Core.Formats;
+using MountChain.Core.Mapping;
+
+namespace MountChain.Core.Chain;
+
+/// <summary>A generation of a chain as a read-only <see cref="IBlockDevice"/>, served from its <see cref="GrainMap"/>.</summary>
+public sealed class GenerationDevice(GrainMap map) : IBlockDevice
+{
+    public GrainMap Map { get; } = map;
+    public long Length { get; } = map.CapacitySectors * 512;
+    public bool CanWrite => false;
+
+    public void Read(Span<byte> buffer, long offset)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, buffer.Length);
+        Map.Read(buffer, offset);
+    }
+
+    public void Write(ReadOnlySpan<byte> data, long offset) => throw new ReadOnlyDeviceException();
+    public void Flush() { }
+    public void Discard(long offset, long length) => throw new ReadOnlyDeviceException();
+    public void WriteZeroes(long offset, long length) => throw new ReadOnlyDeviceException();
+
+    public void GetExtents(long offset, long length, List<BlockExtent> output)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, length);
+        if (length == 0) return;
+        long end = offset + length;
+        Map.VisitRuns(offset >> 9, (end + 511) >> 9, run =>
+        {
+            var kind = run.Kind switch
+            {
+                PieceKind.Data or PieceKind.Compressed => ExtentKind.Data,
+                PieceKind.Zero => ExtentKind.Zero,
+                _ => ExtentKind.Unallocated,
+            };
+            long s = Math.Max(run.Start << 9, offset), e = Math.Min(run.End << 9, end);
+            ExtentMerger.Append(output, new BlockExtent(s, e - s, kind, run.Generation));
+        });
+    }
+
+    /// <summary>The generation does not own the links; the chain disposes them.</summary>
+    public void Dispose() { }
+}

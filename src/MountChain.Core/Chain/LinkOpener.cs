@@ -1,0 +1,154 @@
+using MountChain.Core.Errors;
+using MountChain.Core.Formats;
+using MountChain.Core.Formats.Descriptor;
+using MountChain.Core.Formats.Flat;
+using MountChain.Core.Formats.HostedSparse;
+
+namespace MountChain.Core.Chain;
+
+/// <summary>
+/// Opens one link from its file: a sparse file with an embedded descriptor, or a text descriptor
+/// whose extent lines name the data files (format doc §1.1, §6.1).
+/// </summary>
+public static class LinkOpener
+{
+    public static Link Open(string path)
+    {
+        switch (PathInspection.Inspect(path))
+        {
+            case PathInspection.Kind.Missing: throw new MissingParentException(path, "no such file");
+            case PathInspection.Kind.Directory: throw new CorruptMetadataException(path, "is a directory, not a VMDK file");
+            case PathInspection.Kind.Device: throw new UnsupportedFeatureException(path, "is a device node, not a VMDK file");
+            case PathInspection.Kind.Other: throw new UnsupportedFeatureException(path, "is not a regular file");
+        }
+        using var handle = FileOpening.OpenReadOnly(path);
+        long length = RandomAccess.GetLength(handle);
+        if (length == 0) throw new CorruptMetadataException(path, "file is empty");
+        Span<byte> head = stackalloc byte[512];
+        int n = RandomAccess.Read(handle, head, 0);
+        head = head[..n];
+
+        if (SparseExtentHeader.HasMagic(head) || (n >= 4 && head[..4].SequenceEqual("kdmv"u8)))
+            return OpenSparseFile(path, handle, length);
+        if (n >= 4 && head[..4].SequenceEqual("COWD"u8))
+            throw new UnsupportedFeatureException(path, "is a vmfsSparse (COWD) extent; open its descriptor instead");
+        if (n >= 8 && head[..8].SequenceEqual(new byte[] { 0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0 }))
+            throw new UnsupportedFeatureException(path, "is a SESparse extent; open its descriptor instead");
+        if (!VmdkProbe.LooksLikeVmdk(head))
+            throw new DescriptorException(path, "not a VMDK file: no KDMV header and no descriptor text");
+        if (length > DescriptorParser.MaxDescriptorBytes)
+            throw new DescriptorException(path, $"descriptor file is {length} bytes, more than the {DescriptorParser.MaxDescriptorBytes}-byte limit");
+        var text = new byte[length];
+        FileOpening.ReadExactly(handle, text, 0, path);
+        var descriptor = DescriptorParser.Parse(text, path);
+        return Assemble(path, descriptor, selfSparse: null, []);
+    }
+
+    /// <summary>A KDMV file opened directly: its embedded descriptor describes the link (§1.1).</summary>
+    private static Link OpenSparseFile(string path, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length)
+    {
+        var sparse = new HostedSparseExtent(path);
+        try
+        {
+            var h = sparse.Header;
+            VmdkDescriptor descriptor;
+            if (h.DescriptorOffset == 0)
+            {
+                // A sparse file without descriptor (e.g. one extent of a split disk): present it as a base.
+                descriptor = new VmdkDescriptor
+                {
+                    Version = 1, Cid = VmdkDescriptor.UncheckableCid, ParentCid = VmdkDescriptor.NoParentCid,
+                    CreateType = "monolithicSparse", Extents = [new DescriptorExtent(ExtentAccess.ReadWrite, sparse.Sectors, ExtentType.Sparse, System.IO.Path.GetFileName(path), 0)],
+                    Header = new Dictionary<string, string>(), Ddb = new Dictionary<string, string>(),
+                };
+                return new Link(path, descriptor, [sparse], ["sparse file has no embedded descriptor; opened as a base disk"]);
+            }
+            long offset = (long)h.DescriptorOffset * 512, size = (long)h.DescriptorSize * 512;
+            if (offset + size > length)
+                throw new CorruptMetadataException(path, $"embedded descriptor (sector {h.DescriptorOffset}, {h.DescriptorSize} sectors) lies past the end of the file");
+            var text = new byte[size];
+            FileOpening.ReadExactly(handle, text, offset, path);
+            descriptor = DescriptorParser.Parse(text, path);
+            var warnings = new List<string>();
+            if (sparse.Warning is not null) warnings.Add(sparse.Warning);
+            if (h.UncleanShutdown) warnings.Add("uncleanShutdown is set: the file was not closed cleanly; metadata was validated while reading");
+            return Assemble(path, descriptor, sparse, warnings);
+        }
+        catch
+        {
+            sparse.Dispose();
+            throw;
+        }
+    }
+
+    private static Link Assemble(string path, VmdkDescriptor descriptor, HostedSparseExtent? selfSparse, List<string> warnings)
+    {
+        string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
+        string selfCanonical = PathInspection.Canonical(path);
+        var extents = new List<IExtent>();
+        bool selfUsed = false;
+        try
+        {
+            foreach (var line in descriptor.Extents)
+            {
+                if (line.Access == ExtentAccess.NoAccess)
+                    throw new UnsupportedFeatureException(path, "NOACCESS extents cannot be read");
+                if (line.Type == ExtentType.Zero)
+                {
+                    extents.Add(new ZeroExtent(line.Sectors));
+                    continue;
+                }
+                string file = ResolveExtentFile(directory, line.FileName!);
+                switch (line.Type)
+                {
+                    case ExtentType.Sparse:
+                        if (selfSparse is not null && !selfUsed && PathInspection.Canonical(file) == selfCanonical)
+                        {
+                            if (selfSparse.Sectors != line.Sectors)
+                                throw new CorruptMetadataException(path, $"header capacity {selfSparse.Sectors} sectors differs from the descriptor's extent size {line.Sectors}");
+                            extents.Add(selfSparse);
+                            selfUsed = true;
+                        }
+                        else
+                        {
+                            RequireRegularFile(path, file);
+                            extents.Add(new HostedSparseExtent(file, line.Sectors));
+                        }
+                        break;
+                    case ExtentType.Flat:
+                    case ExtentType.Vmfs:
+                        RequireRegularFile(path, file);
+                        extents.Add(new FlatExtent(file, line.Sectors, line.Offset));
+                        break;
+                    default:
+                        throw new UnsupportedFeatureException(path, $"extent type {line.Type} ({line.FileName}) is not supported");
+                }
+            }
+            if (selfSparse is not null && !selfUsed)
+                throw new CorruptMetadataException(path, "embedded descriptor does not name its own file as an extent");
+            return new Link(path, descriptor, extents.ToArray(), warnings);
+        }
+        catch
+        {
+            foreach (var e in extents) e.Dispose();
+            if (selfSparse is not null && !selfUsed) selfSparse.Dispose();
+            throw;
+        }
+    }
+
+    private static void RequireRegularFile(string descriptorPath, string file)
+    {
+        var kind = PathInspection.Inspect(file);
+        if (kind == PathInspection.Kind.Missing)
+            throw new CorruptMetadataException(descriptorPath, $"extent file '{file}' does not exist");
+        if (kind != PathInspection.Kind.RegularFile)
+            throw new UnsupportedFeatureException(descriptorPath, $"extent '{file}' is not a regular file ({kind})");
+    }
+
+    /// <summary>Extent names are relative to the descriptor's folder; Windows separators are accepted.</summary>
+    private static string ResolveExtentFile(string directory, string name)
+    {
+        string normalized = name.Replace('\\', '/');
+        return System.IO.Path.IsPathRooted(normalized) ? normalized : System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, normalized));
+    }
+}

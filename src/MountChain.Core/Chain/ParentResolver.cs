@@ -1,0 +1,92 @@
+using MountChain.Core.Errors;
+using MountChain.Core.Formats;
+using MountChain.Core.Formats.Descriptor;
+
+namespace MountChain.Core.Chain;
+
+/// <summary>
+/// Finds and opens the parent of a link from its parentFileNameHint, trying the places of format
+/// doc §1.7 in order and accepting only a candidate whose CID and capacity fit (§1.6, §6.2).
+/// </summary>
+internal sealed class ParentResolver(ChainOpenOptions options)
+{
+    /// <summary>Opens the parent of <paramref name="child"/>; <paramref name="visited"/> holds canonical paths already in the chain.</summary>
+    public (Link Parent, string? Warning) OpenParent(Link child, IReadOnlyCollection<string> chainDirectories, ISet<string> visited)
+    {
+        string hint = child.Descriptor.ParentFileNameHint!;
+        var looked = new List<string>();
+        VmdkException? firstMismatch = null;
+        foreach (string candidate in Candidates(child, hint, chainDirectories))
+        {
+            if (looked.Contains(candidate)) continue;
+            looked.Add(candidate);
+            var kind = PathInspection.Inspect(candidate);
+            if (kind == PathInspection.Kind.Missing) continue;
+            if (kind == PathInspection.Kind.Directory)
+                throw new MissingParentException(child.Path, $"parentFileNameHint '{hint}' names a directory ({candidate})");
+            if (kind is PathInspection.Kind.Device or PathInspection.Kind.Other)
+                throw new MissingParentException(child.Path, $"parentFileNameHint '{hint}' names a device or special file ({candidate})");
+            string canonical = PathInspection.Canonical(candidate);
+            if (visited.Contains(canonical))
+                throw new ChainMismatchException(child.Path, $"parentFileNameHint '{hint}' leads back to {candidate}, already in the chain (cycle)");
+
+            var parent = LinkOpener.Open(candidate);
+            string? problem = Validate(child, parent, out bool cidOnly, out string? warning);
+            if (problem is null) return (parent, warning);
+            parent.Dispose();
+            if (cidOnly && options.IgnoreCid)
+            {
+                // Forensic override (design.md rule 5): accept the first existing candidate anyway.
+                return (LinkOpener.Open(candidate), $"CID check overridden: {problem}");
+            }
+            firstMismatch ??= new ChainMismatchException(child.Path, problem);
+        }
+        if (firstMismatch is not null) throw firstMismatch;
+        throw new MissingParentException(child.Path,
+            $"parent '{hint}' not found; looked in: {string.Join(", ", looked)}");
+    }
+
+    /// <summary>Null when <paramref name="parent"/> may be the parent of <paramref name="child"/>.</summary>
+    private static string? Validate(Link child, Link parent, out bool cidOnly, out string? warning)
+    {
+        cidOnly = false;
+        warning = null;
+        if (parent.CapacitySectors != child.CapacitySectors)
+            return $"capacity {child.CapacitySectors} sectors differs from parent {parent.Path} ({parent.CapacitySectors} sectors)";
+        if (child.ParentCid == VmdkDescriptor.UncheckableCid || parent.Cid == VmdkDescriptor.UncheckableCid)
+        {
+            warning = "CID fffffffe: the parent's content ID cannot be checked";
+            return null;
+        }
+        if (child.ParentCid != parent.Cid)
+        {
+            cidOnly = true;
+            return $"parentCID {child.ParentCid:x8} does not match CID {parent.Cid:x8} of parent {parent.Path}: the parent was modified after this link was created";
+        }
+        return null;
+    }
+
+    /// <summary>Candidate files in the order of format doc §1.7.</summary>
+    private IEnumerable<string> Candidates(Link child, string hint, IReadOnlyCollection<string> chainDirectories)
+    {
+        string childDir = Path.GetDirectoryName(Path.GetFullPath(child.Path))!;
+        // (1) explicit user mapping
+        if (options.ParentMap.TryGetValue(hint, out var mapped)) yield return Path.GetFullPath(mapped);
+        string normalized = hint.Replace('\\', '/');
+        // (2) absolute POSIX hint
+        if (hint.StartsWith('/')) yield return hint;
+        // (3) hint (with '\' → '/') relative to the child's directory
+        bool windowsAbsolute = normalized.Length >= 2 && normalized[1] == ':' || normalized.StartsWith("//");
+        if (!normalized.StartsWith('/') && !windowsAbsolute)
+            yield return Path.GetFullPath(Path.Combine(childDir, normalized));
+        // (4) basename in the child's directory
+        string baseName = normalized[(normalized.LastIndexOf('/') + 1)..];
+        if (baseName.Length > 0)
+        {
+            yield return Path.Combine(childDir, baseName);
+            // (5) basename in the directories of other chain members
+            foreach (var dir in chainDirectories)
+                yield return Path.Combine(dir, baseName);
+        }
+    }
+}
