@@ -11,6 +11,8 @@ namespace MountChain.FileSystems.Ntfs;
 /// </summary>
 internal sealed class AttributeReader(IBlockDevice volume, int clusterSize)
 {
+    private const long MaxCompressionUnitBytes = 4 << 20;
+
     public int ClusterSize { get; } = clusterSize;
 
     public int Read(NtfsAttribute attr, Span<byte> buffer, long offset, string what)
@@ -80,7 +82,10 @@ internal sealed class AttributeReader(IBlockDevice volume, int clusterSize)
     private void ReadCompressed(NtfsAttribute attr, Span<byte> dest, long offset, string what)
     {
         long unitClusters = 1L << attr.CompressionUnitLog2;
-        int unitBytes = checked((int)(unitClusters * ClusterSize));
+        // NTFS uses 16-cluster units of at most 4 KiB clusters; refuse anything beyond 4 MiB per unit.
+        if (unitClusters * ClusterSize > MaxCompressionUnitBytes)
+            throw new FileSystemCorruptException($"{what}: compression unit of {unitClusters} clusters is absurd");
+        int unitBytes = (int)(unitClusters * ClusterSize);
         byte[] plain = ArrayPool<byte>.Shared.Rent(unitBytes);
         byte[] packed = ArrayPool<byte>.Shared.Rent(unitBytes);
         try

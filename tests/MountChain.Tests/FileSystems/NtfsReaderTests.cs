@@ -51,6 +51,21 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture) : IClassFixture<
     }
 
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
+    public void Ls_long_text_shows_type_links_size_time_and_link_target()
+    {
+        var r = Shell.MountChain("ls", fixture.Image, "p0:/", "-l");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var lines = r.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var stat = fixture.ExpectedStat.Split('\n').Select(l => l.Split('\t')).First(f => f[0] == "f.txt");
+        var mtime = DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks((long)(decimal.Parse(stat[3], CultureInfo.InvariantCulture) * 10_000_000m));
+        var line = Assert.Single(lines, l => l.EndsWith(" f.txt") && !l.Contains(" -> "));
+        Assert.Matches(@"^-rwxrwxrwx +3 +6 ", line);
+        Assert.Contains(mtime.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture), line);
+        Assert.Single(lines, l => l.StartsWith('l') && l.EndsWith(" link -> f.txt"));
+        Assert.Single(lines, l => l.StartsWith('d') && l.EndsWith(" sub"));
+    }
+
+    [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
     public void Symlink_targets_equal_readlink_on_the_mount()
     {
         var ours = LsJson(fixture.Image, "p0:/").Where(e => e.GetProperty("type").GetString() == "symlink")

@@ -30,3 +30,23 @@ public static class ToolLocator
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/sbin", "/usr/sbin"])
             .Any(dir => File.Exists(Path.Combine(dir, tool)));
 }
+
+/// <summary>The <see cref="FileSystemToolsFactAttribute"/> rules for a theory.</summary>
+public sealed class FileSystemToolsTheoryAttribute : TheoryAttribute
+{
+    public FileSystemToolsTheoryAttribute(params string[] tools)
+    {
+        var missing = tools.Where(t => !ToolLocator.Exists(t)).ToList();
+        if (missing.Count > 0) Skip = "missing tools: " + string.Join(", ", missing);
+    }
+
+    public bool NeedsRootAndFuse
+    {
+        get => false;
+        init
+        {
+            if (value && Skip == null && (Environment.UserName != "root" || !File.Exists("/dev/fuse")))
+                Skip = "needs root and /dev/fuse";
+        }
+    }
+}
