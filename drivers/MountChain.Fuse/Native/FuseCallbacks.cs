@@ -123,6 +123,7 @@ internal static unsafe class FuseCallbacks
             if (r != 0) return r;
             fi->Handle = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(file));
             if (handler.Options.DirectIo) fi->Bits |= FuseFileInfo.DirectIoBit;
+            else if (handler.Options.KeepCache) fi->Bits |= FuseFileInfo.KeepCacheBit;
             return 0;
         }
         catch { return -Errno.EIO; }
