@@ -23,12 +23,12 @@ public static class MountCommands
     /// <summary>Set in a detached server's environment: it announces readiness on stdout, then lets go of its terminal.</summary>
     private const string DetachedVariable = "MOUNTCHAIN_DETACHED";
     private const string ReadyLine = "mountchain-ready";
+    /// <summary>A detached server's warnings travel on stdout before <see cref="ReadyLine"/> (its stderr pipe stays open, so the launcher cannot wait for it).</summary>
+    private const string WarningPrefix = "mountchain-warning: ";
     private static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
     /// <summary>How long the kernel may cache names and attributes of a --files tree, whose content is fixed.</summary>
     private static readonly TimeSpan FilesAttributeTimeout = TimeSpan.FromMinutes(10);
-    /// <summary>How long the launcher waits for a ready server's warnings (partitions left out) to arrive.</summary>
-    private static readonly TimeSpan WarningRelayTimeout = TimeSpan.FromSeconds(5);
 
     public static IEnumerable<Command> Create()
     {
@@ -85,12 +85,16 @@ public static class MountCommands
     }
 
     /// <summary>The tree a mount presents: disk.raw, or (--files) the file systems' trees; warns about partitions left out.</summary>
-    private static IFileTree CreateTree(OpenedDisk disk, bool filesMode)
+    private static IFileTree CreateTree(OpenedDisk disk, bool filesMode, bool detached)
     {
         var modified = new DateTimeOffset(File.GetLastWriteTimeUtc(disk.SourcePath));
         if (!filesMode) return new BlockFileTree(disk.Device, modified: modified);
         var scan = VolumeFolderScanner.Open(disk.Device);
-        foreach (var line in scan.Skipped) Console.Error.WriteLine($"mountchain: {line} (not shown)");
+        foreach (var line in scan.Skipped)
+        {
+            if (detached) Console.Out.WriteLine($"{WarningPrefix}{line} (not shown)");
+            else Console.Error.WriteLine($"mountchain: {line} (not shown)");
+        }
         if (scan.Folders.Count == 0)
             throw new IOException($"{disk.SourcePath}: no partition holds a file system mountchain can read");
         return new FileSystemTree(scan.Folders, modified);
@@ -102,7 +106,7 @@ public static class MountCommands
         // Leave the launching terminal's session so its hang-up does not reach the server.
         if (detached) ServerProcess.LeaveSession();
         using var disk = source.Open(parse);
-        var tree = CreateTree(disk, filesMode);
+        var tree = CreateTree(disk, filesMode, detached);
         using var ownedTree = tree as IDisposable;
         var options = new FuseMountOptions
         {
@@ -144,7 +148,7 @@ public static class MountCommands
     private static int ServeWithDokan(ParseResult parse, DiskSource source, string mountPoint, bool filesMode)
     {
         using var disk = source.Open(parse);
-        var tree = CreateTree(disk, filesMode);
+        var tree = CreateTree(disk, filesMode, Environment.GetEnvironmentVariable(DetachedVariable) == "1");
         using var ownedTree = tree as IDisposable;
         using var mount = DokanMount.Mount(tree, mountPoint);
         using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
@@ -191,20 +195,12 @@ public static class MountCommands
         using var child = Process.Start(psi) ?? throw new IOException("cannot start the mount server");
         child.StandardInput.Close();
         var errors = child.StandardError.ReadToEndAsync();
-        var firstLine = child.StandardOutput.ReadLineAsync();
-        if (!firstLine.Wait(StartTimeout))
-        {
-            child.Kill();
-            throw new IOException($"{mountPoint}: the mount server did not become ready in {StartTimeout.TotalSeconds:0} s");
-        }
-        if (firstLine.Result == ReadyLine)
+        string? line = ReadServerLine(child, mountPoint, DateTime.UtcNow + StartTimeout);
+        if (line == ReadyLine)
         {
             // The server serves from now on; looking at the tree proves it.
             if (filesMode ? !Directory.EnumerateFileSystemEntries(mountPoint).Any() : !File.Exists(Path.Combine(mountPoint, BlockFileTree.DefaultFileName)))
                 throw new IOException($"{mountPoint}: mounted, but {(filesMode ? "no partition folder" : BlockFileTree.DefaultFileName)} is visible");
-            // Warnings written before "ready" (partitions left out): the server has let go of stderr, so the text is complete.
-            if (OperatingSystem.IsLinux() && errors.Wait(WarningRelayTimeout) && errors.Result.Trim() is { Length: > 0 } warnings)
-                Console.Error.WriteLine(warnings);
             return ExitCodes.Success;
         }
         child.WaitForExit();
@@ -212,6 +208,27 @@ public static class MountCommands
         if (text.Length > 0) Console.Error.WriteLine(text);
         else Console.Error.WriteLine($"mountchain: {mountPoint}: the mount server exited with status {child.ExitCode}");
         return child.ExitCode == 0 ? ExitCodes.InputProblem : child.ExitCode;
+    }
+
+    /// <summary>The server's next stdout line that is not a warning (warnings are relayed to stderr on the way); null at its end.</summary>
+    private static string? ReadServerLine(Process child, string mountPoint, DateTime deadline)
+    {
+        while (true)
+        {
+            var next = child.StandardOutput.ReadLineAsync();
+            var remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero || !next.Wait(remaining))
+            {
+                child.Kill();
+                throw new IOException($"{mountPoint}: the mount server did not become ready in {StartTimeout.TotalSeconds:0} s");
+            }
+            if (next.Result is { } text && text.StartsWith(WarningPrefix, StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine("mountchain: " + text[WarningPrefix.Length..]);
+                continue;
+            }
+            return next.Result;
+        }
     }
 
     private static int Unmount(string mountPoint, bool lazy)
