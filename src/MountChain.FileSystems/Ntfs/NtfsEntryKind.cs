@@ -82,7 +82,8 @@ internal static class NtfsEntryClassifier
                 string target = Encoding.Unicode.GetString(paths.Slice(off, len));
                 if (target.StartsWith(@"\??\", StringComparison.Ordinal)) target = target[4..];
                 target = target.Replace('\\', '/');
-                return relative ? target : target;
+                _ = relative; // relative targets are used as they are; absolute ones keep their drive ("C:/...")
+                return target;
             }
             default:
                 return null;

@@ -5,7 +5,8 @@ using MountChain.Tests.Infrastructure;
 namespace MountChain.Tests.FileSystems;
 
 /// <summary>The NTFS reader, through the mountchain CLI, against what ntfs-3g and sleuthkit show.</summary>
-public sealed class NtfsReaderTests(PopulatedNtfsImage fixture) : IClassFixture<PopulatedNtfsImage>
+[Collection(PopulatedNtfsCollection.Name)]
+public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
 {
     private const string Tools = "mkntfs";
 
@@ -161,5 +162,41 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture) : IClassFixture<
         int privateUse = paths.IndexOf("./\uE000private.txt"), emoji = paths.IndexOf("./\U0001F389party.txt");
         Assert.True(privateUse >= 0 && emoji >= 0);
         Assert.True(privateUse < emoji, "U+E000 (EE 80 80) sorts before U+1F389 (F0 9F 8E 89) in byte order");
+    }
+}
+
+/// <summary>The reader used directly from many threads at once (as FUSE and NBD front-ends will).</summary>
+[Collection(PopulatedNtfsCollection.Name)]
+public sealed class NtfsConcurrentReadTests(PopulatedNtfsImage fixture)
+{
+    [FileSystemToolsFact("mkntfs", "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
+    public void Concurrent_random_reads_return_the_same_bytes_as_a_sequential_read()
+    {
+        using var device = new MountChain.Core.BlockDevices.RawFileBlockDevice(fixture.Image);
+        using var fs = new MountChain.FileSystems.Ntfs.NtfsFileSystem(device);
+        var files = new[] { "/frag/a", "/comp/mixed.bin", "/comp/sparse-comp.bin", "/sparse.bin", "/big/entry_with_a_longish_name_77" }
+            .Select(p => fs.Lookup(p) ?? throw new Xunit.Sdk.XunitException($"{p} not found")).ToArray();
+        var reference = files.Select(f =>
+        {
+            var all = new byte[f.Size];
+            int n = fs.Read(f, all, 0);
+            Assert.Equal(f.Size, n);
+            return all;
+        }).ToArray();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
+        {
+            var random = new Random(t);
+            var buffer = new byte[200_000];
+            for (int i = 0; i < 300; i++)
+            {
+                int k = random.Next(files.Length);
+                long size = files[k].Size;
+                long offset = random.NextInt64(0, size + 1);
+                int length = random.Next(1, buffer.Length);
+                int n = fs.Read(files[k], buffer.AsSpan(0, length), offset);
+                Assert.Equal((int)Math.Min(length, size - offset), n);
+                Assert.True(buffer.AsSpan(0, n).SequenceEqual(reference[k].AsSpan((int)offset, n)), $"{files[k].Path} at {offset}+{n}");
+            }
+        });
     }
 }

@@ -64,6 +64,30 @@ public sealed class PartitionTableTests : IDisposable
         Assert.Contains("ext4", r.Stderr);
     }
 
+    [FileSystemToolsFact("sfdisk", "mkfs.xfs", "mkfs.ext2", "mkfs.ext3")]
+    public void Xfs_ext2_and_ext3_are_told_apart_with_their_labels()
+    {
+        Shell.Bash($"truncate -s 400M {Disk} && printf 'label: gpt\\nsize=320MiB\\nsize=16MiB\\nsize=16MiB\\n' | sfdisk -q {Disk}");
+        var view = SfdiskView();
+        Place(view[1].Start, view[1].Size, "mkfs.xfs -q -f -L xfsdata {}");
+        Place(view[2].Start, view[2].Size, "mkfs.ext2 -q -F -L old2 {}");
+        Place(view[3].Start, view[3].Size, "mkfs.ext3 -q -F -L old3 {}");
+        var vols = Volumes(Disk);
+        Assert.Equal([("xfs", "xfsdata"), ("ext2", "old2"), ("ext3", "old3")], vols.Select(Fs));
+    }
+
+    [Fact]
+    public void A_disk_without_a_partition_table_is_p0_and_unknown_content_is_named_so()
+    {
+        File.WriteAllBytes(Disk, new byte[1 << 20]);
+        var vols = Volumes(Disk);
+        var v = Assert.Single(vols);
+        Assert.Equal(("p0", "unknown", 0L, 1L << 20), (v.GetProperty("name").GetString(), v.GetProperty("filesystem").GetString(), v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
+        var r = Shell.MountChain("ls", Disk, "p1:/");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("p1 does not exist", r.Stderr);
+    }
+
     private static (string, string) Fs(JsonElement v) => (v.GetProperty("filesystem").GetString()!, v.GetProperty("label").GetString()!);
 
     [FileSystemToolsFact("sfdisk")]

@@ -102,3 +102,10 @@ public sealed class PopulatedNtfsImage : IDisposable
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }
+
+/// <summary>Tests that share the one populated image (it takes ~20 s to build).</summary>
+[CollectionDefinition(Name)]
+public sealed class PopulatedNtfsCollection : ICollectionFixture<PopulatedNtfsImage>
+{
+    public const string Name = "populated NTFS image";
+}
