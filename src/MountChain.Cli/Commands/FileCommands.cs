@@ -1,0 +1,294 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MountChain.Cli.Infrastructure;
+using MountChain.FileSystems.Common;
+using MountChain.FileSystems.Operations;
+
+namespace MountChain.Cli.Commands;
+
+/// <summary>File-level commands: volumes, ls, extract, cat-file, files-hash, diff --files.</summary>
+public static class FileCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return Volumes();
+        yield return Ls();
+        yield return Extract();
+        yield return CatFile();
+        yield return FilesHash();
+        yield return Diff();
+    }
+
+    private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable JSON output" };
+    private static Argument<string> VolumePathArgument() => new("path") { Description = "pK:/path inside partition K (see 'volumes')" };
+
+    private static VolumePath ParsePath(string text)
+    {
+        try { return VolumePath.Parse(text); }
+        catch (FormatException e) { throw new UsageException(e.Message); }
+    }
+
+    private static Command Volumes()
+    {
+        var cmd = new Command("volumes", "List the partitions of a disk and the file system on each");
+        var source = new DiskSource().AddTo(cmd);
+        var json = JsonOption();
+        cmd.Options.Add(json);
+        cmd.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            var volumes = DiskVolumes.Scan(disk.Device);
+            if (parse.GetValue(json))
+            {
+                WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var v in volumes)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("name", v.Partition.Name);
+                        w.WriteString("scheme", v.Partition.Scheme.ToString().ToLowerInvariant());
+                        w.WriteNumber("offset", v.Partition.Offset);
+                        w.WriteNumber("length", v.Partition.Length);
+                        w.WriteString("type", v.Partition.TypeId);
+                        w.WriteString("partitionLabel", v.Partition.PartitionLabel);
+                        w.WriteString("filesystem", v.FileSystem.Kind);
+                        w.WriteString("label", v.FileSystem.Label);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Success;
+            }
+            Console.WriteLine($"{"NAME",-5} {"START",14} {"SIZE",14} {"TYPE",-38} {"FS",-12} LABEL");
+            foreach (var v in volumes)
+                Console.WriteLine($"{v.Partition.Name,-5} {v.Partition.Offset,14} {v.Partition.Length,14} {v.Partition.TypeId,-38} {v.FileSystem.Kind,-12} {v.FileSystem.Label}");
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static Command Ls()
+    {
+        var cmd = new Command("ls", "List a directory of a partition");
+        var source = new DiskSource().AddTo(cmd);
+        var path = VolumePathArgument();
+        var recursive = new Option<bool>("--recursive", "-r") { Description = "List subdirectories too" };
+        var longFormat = new Option<bool>("--long", "-l") { Description = "Type, permissions, links, size, modification time, link target" };
+        var json = JsonOption();
+        cmd.Arguments.Add(path);
+        cmd.Options.Add(recursive);
+        cmd.Options.Add(longFormat);
+        cmd.Options.Add(json);
+        cmd.SetAction(parse =>
+        {
+            var vp = ParsePath(parse.GetValue(path)!);
+            using var disk = source.Open(parse);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            var fs = volume.FileSystem;
+            var start = TreeWalker.Resolve(fs, vp.Path);
+            IEnumerable<FsEntry> entries = start.Type == FsEntryType.Directory ? TreeWalker.Walk(fs, start, parse.GetValue(recursive)) : [start];
+            bool isLong = parse.GetValue(longFormat);
+            if (parse.GetValue(json))
+            {
+                WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var e in entries) WriteEntry(w, fs, e);
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Success;
+            }
+            var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+            foreach (var e in entries)
+            {
+                string shown = parse.GetValue(recursive) ? e.Path : e.Name;
+                if (!isLong) { stdout.WriteLine(shown); continue; }
+                string target = e.Type == FsEntryType.Symlink ? " -> " + fs.ReadLink(e) : "";
+                stdout.WriteLine($"{ModeString(e)} {e.LinkCount,3} {e.Size,14} {Time(e.ModifiedTime),-30} {shown}{target}");
+            }
+            stdout.Flush();
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static Command Extract()
+    {
+        var cmd = new Command("extract", "Copy a file or directory tree out of a partition (times, symlinks, holes kept)");
+        var source = new DiskSource().AddTo(cmd);
+        var path = VolumePathArgument();
+        var target = new Argument<DirectoryInfo>("target-dir") { Description = "Directory to extract into (created if missing)" };
+        cmd.Arguments.Add(path);
+        cmd.Arguments.Add(target);
+        cmd.SetAction(parse =>
+        {
+            var vp = ParsePath(parse.GetValue(path)!);
+            using var disk = source.Open(parse);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
+            bool tty = !Console.IsErrorRedirected;
+            Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
+            var extractor = new TreeExtractor(volume.FileSystem, progress);
+            extractor.Extract(entry, parse.GetValue(target)!.FullName);
+            if (tty) Console.Error.WriteLine();
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static Command CatFile()
+    {
+        var cmd = new Command("cat-file", "Write a file's content (or an alternate data stream, pK:/file:stream) to stdout");
+        var source = new DiskSource().AddTo(cmd);
+        var path = VolumePathArgument();
+        cmd.Arguments.Add(path);
+        cmd.SetAction(parse =>
+        {
+            var vp = ParsePath(parse.GetValue(path)!);
+            using var disk = source.Open(parse);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
+            if (entry.Type == FsEntryType.Symlink) entry = TreeWalker.Resolve(volume.FileSystem, vp.Path + "/.");
+            if (entry.Type != FsEntryType.File) throw new IOException($"{vp}: not a regular file");
+            using var stdout = Console.OpenStandardOutput();
+            FileContent.Stream(volume.FileSystem, entry, chunk => stdout.Write(chunk));
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static Command FilesHash()
+    {
+        var cmd = new Command("files-hash", "SHA-256 of every regular file of a partition, like 'find . -type f | LC_ALL=C sort | xargs sha256sum'");
+        var source = new DiskSource().AddTo(cmd);
+        var partition = new Option<int?>("--partition", "-p") { Description = "Partition number K (default: the only readable one)" };
+        cmd.Options.Add(partition);
+        cmd.SetAction(parse =>
+        {
+            using var disk = source.Open(parse);
+            int k = parse.GetValue(partition) ?? OnlyReadablePartition(disk);
+            using var volume = DiskVolumes.Open(disk.Device, k);
+            var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
+            foreach (var e in FileManifest.Build(volume.FileSystem, volume.FileSystem.Root))
+                stdout.Write(FileManifest.Format(e) + "\n");
+            stdout.Flush();
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static int OnlyReadablePartition(OpenedDisk disk)
+    {
+        var readable = DiskVolumes.Scan(disk.Device).Where(v => FileSystemRegistry.Find(v.FileSystem.Kind) != null).ToList();
+        if (readable.Count != 1)
+            throw new UsageException($"{disk.SourcePath}: {readable.Count} readable partitions; choose one with --partition K");
+        return readable[0].Partition.Number;
+    }
+
+    private static Command Diff()
+    {
+        var cmd = new Command("diff", "Files added, removed or modified between two generations, per partition");
+        var source = new DiskSource().AddTo(cmd, withGeneration: false);
+        var from = new Option<int>("--from") { Description = "Older generation", Required = true };
+        var to = new Option<int>("--to") { Description = "Newer generation", Required = true };
+        var files = new Option<bool>("--files") { Description = "Compare file trees (hash and size of every regular file)" };
+        var json = JsonOption();
+        cmd.Options.Add(from);
+        cmd.Options.Add(to);
+        cmd.Options.Add(files);
+        cmd.Options.Add(json);
+        cmd.SetAction(parse =>
+        {
+            if (!parse.GetValue(files))
+                throw new UsageException("diff: only --files is implemented here; block-level changes come from 'changed'");
+            string path = parse.GetValue(source.Path)!.FullName;
+            var options = source.ChainOptions(parse);
+            using var before = OpenedDisk.Open(path, parse.GetValue(from), options);
+            using var after = OpenedDisk.Open(path, parse.GetValue(to), options);
+            var result = DiskFileDiff.Compare(before.Device, after.Device);
+            if (parse.GetValue(json))
+            {
+                WriteJson(w =>
+                {
+                    w.WriteStartArray();
+                    foreach (var p in result)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("partition", p.Partition);
+                        w.WriteString("filesystem", p.FileSystem);
+                        w.WriteStartArray("changes");
+                        foreach (var c in p.Changes)
+                        {
+                            w.WriteStartObject();
+                            w.WriteString("change", c.Kind.ToString().ToLowerInvariant());
+                            w.WriteString("path", c.Path);
+                            if (c.Before != null) { w.WriteNumber("sizeBefore", c.Before.Size); w.WriteString("sha256Before", c.Before.Sha256); }
+                            if (c.After != null) { w.WriteNumber("sizeAfter", c.After.Size); w.WriteString("sha256After", c.After.Sha256); }
+                            w.WriteEndObject();
+                        }
+                        w.WriteEndArray();
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                });
+                return ExitCodes.Success;
+            }
+            var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
+            foreach (var p in result)
+                foreach (var c in p.Changes)
+                    stdout.Write($"{c.Kind switch { FileChangeKind.Added => 'A', FileChangeKind.Removed => 'D', _ => 'M' }} {p.Partition}:{c.Path[1..]}\n");
+            stdout.Flush();
+            return ExitCodes.Success;
+        });
+        return cmd;
+    }
+
+    private static string ModeString(FsEntry e)
+    {
+        char type = e.Type switch { FsEntryType.Directory => 'd', FsEntryType.Symlink => 'l', FsEntryType.File => '-', _ => '?' };
+        // NTFS has no POSIX modes; ntfs-3g without a user mapping shows 0777.
+        uint mode = e.Mode ?? 0x1FF;
+        var sb = new StringBuilder().Append(type);
+        const string rwx = "rwxrwxrwx";
+        for (int i = 0; i < 9; i++) sb.Append((mode & (1u << (8 - i))) != 0 ? rwx[i] : '-');
+        return sb.ToString();
+    }
+
+    private static string Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture) ?? "-";
+
+    private static void WriteEntry(Utf8JsonWriter w, IFileSystem fs, FsEntry e)
+    {
+        w.WriteStartObject();
+        w.WriteString("name", e.Name);
+        w.WriteString("path", e.Path);
+        w.WriteString("type", e.Type.ToString().ToLowerInvariant());
+        w.WriteNumber("size", e.Size);
+        w.WriteNumber("id", e.Id);
+        w.WriteNumber("links", e.LinkCount);
+        if (e.ModifiedTime is { } m) { w.WriteString("mtime", Time(m)); w.WriteNumber("mtimeNs", UnixNs(m)); }
+        if (e.AccessTime is { } a) { w.WriteString("atime", Time(a)); w.WriteNumber("atimeNs", UnixNs(a)); }
+        if (e.ChangeTime is { } c) w.WriteString("ctime", Time(c));
+        if (e.CreationTime is { } b) w.WriteString("crtime", Time(b));
+        if (e.Mode is { } mode) w.WriteNumber("mode", mode);
+        if (e.Uid is { } uid) w.WriteNumber("uid", uid);
+        if (e.Gid is { } gid) w.WriteNumber("gid", gid);
+        if (e.Attributes is { } attrs) w.WriteNumber("attributes", attrs);
+        if (e.StreamName != null) w.WriteString("stream", e.StreamName);
+        if (e.Type == FsEntryType.Symlink) w.WriteString("target", fs.ReadLink(e));
+        w.WriteEndObject();
+    }
+
+    /// <summary>Nanoseconds since the Unix epoch (what `stat -c %.9Y` prints, without the dot).</summary>
+    private static long UnixNs(DateTimeOffset t) => (t.UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
+
+    private static void WriteJson(Action<Utf8JsonWriter> write)
+    {
+        using var stdout = Console.OpenStandardOutput();
+        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            write(w);
+        stdout.Write("\n"u8);
+    }
+}

@@ -1,0 +1,127 @@
+using Microsoft.Win32.SafeHandles;
+using MountChain.FileSystems.Common;
+
+namespace MountChain.FileSystems.Operations;
+
+/// <summary>Counts reported while extracting.</summary>
+public readonly record struct ExtractProgress(long Files, long Bytes);
+
+/// <summary>
+/// Copies a file or directory tree out of a file system: regular files (holes stay holes where
+/// the target supports sparse files), directories, symlinks recreated, times and (when the file
+/// system has them) mode bits applied. Alternate data streams and special files are skipped.
+/// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
+/// </summary>
+public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null)
+{
+    private long _files, _bytes;
+    private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];
+
+    public ExtractProgress Totals => new(_files, _bytes);
+
+    /// <summary>Extracts <paramref name="entry"/> into <paramref name="targetDirectory"/> (created if needed) under its own name.</summary>
+    public void Extract(FsEntry entry, string targetDirectory)
+    {
+        Directory.CreateDirectory(targetDirectory);
+        string name = entry.Path == "/" ? "" : SafeName(entry.Name, entry.Path);
+        string destination = name.Length == 0 ? targetDirectory : Path.Combine(targetDirectory, name);
+        ExtractOne(entry, destination, 0);
+        // Directory times last, deepest first, so writing their contents does not change them.
+        for (int i = _directoryTimes.Count - 1; i >= 0; i--) ApplyTimes(_directoryTimes[i].Path, _directoryTimes[i].Entry);
+        progress?.Invoke(Totals);
+    }
+
+    private void ExtractOne(FsEntry entry, string destination, int depth)
+    {
+        if (depth > 4096) throw new FileSystemCorruptException($"{entry.Path}: directory tree too deep");
+        switch (entry.Type)
+        {
+            case FsEntryType.Directory:
+                Directory.CreateDirectory(destination);
+                foreach (var child in fs.List(entry))
+                {
+                    if (child.StreamName != null) continue;
+                    ExtractOne(child, Path.Combine(destination, SafeName(child.Name, child.Path)), depth + 1);
+                }
+                ApplyMode(destination, entry);
+                _directoryTimes.Add((destination, entry));
+                break;
+            case FsEntryType.Symlink:
+                if (File.Exists(destination) || Directory.Exists(destination) || new FileInfo(destination).LinkTarget != null) File.Delete(destination);
+                File.CreateSymbolicLink(destination, fs.ReadLink(entry));
+                break;
+            case FsEntryType.File:
+                CopyFile(entry, destination);
+                ApplyMode(destination, entry);
+                ApplyTimes(destination, entry);
+                break;
+            default:
+                return; // FIFOs, sockets, devices: not recreated.
+        }
+    }
+
+    private void CopyFile(FsEntry entry, string destination)
+    {
+        using var handle = File.OpenHandle(destination, FileMode.Create, FileAccess.Write, FileShare.None);
+        var ranges = fs.GetAllocatedRanges(entry) ?? [(0, entry.Size)];
+        byte[] buffer = new byte[FileContent.BufferSize];
+        foreach (var (start, length) in ranges)
+        {
+            long offset = start, end = Math.Min(start + length, entry.Size);
+            while (offset < end)
+            {
+                int want = (int)Math.Min(buffer.Length, end - offset);
+                int n = fs.Read(entry, buffer.AsSpan(0, want), offset);
+                if (n <= 0) throw new FileSystemCorruptException($"{entry.Path}: data ends at {offset} before the file size {entry.Size}");
+                // Skip all-zero blocks so the target stays sparse.
+                if (buffer.AsSpan(0, n).ContainsAnyExcept((byte)0)) RandomAccess.Write(handle, buffer.AsSpan(0, n), offset);
+                offset += n;
+                _bytes += n;
+                ReportMaybe();
+            }
+        }
+        RandomAccess.SetLength(handle, entry.Size);
+        _files++;
+        ReportMaybe();
+    }
+
+    private long _lastReport;
+
+    private void ReportMaybe()
+    {
+        if (progress == null) return;
+        long now = Environment.TickCount64;
+        if (now - _lastReport < 250) return;
+        _lastReport = now;
+        progress(Totals);
+    }
+
+    private static void ApplyMode(string path, FsEntry entry)
+    {
+        if (entry.Mode is not { } mode || OperatingSystem.IsWindows()) return;
+        try { File.SetUnixFileMode(path, (UnixFileMode)(mode & 0xFFF)); }
+        catch (UnauthorizedAccessException) { }
+    }
+
+    private static void ApplyTimes(string path, FsEntry entry)
+    {
+        if (entry.ModifiedTime is { } m)
+        {
+            if (entry.Type == FsEntryType.Directory) Directory.SetLastWriteTimeUtc(path, m.UtcDateTime);
+            else File.SetLastWriteTimeUtc(path, m.UtcDateTime);
+        }
+        if (entry.AccessTime is { } a)
+        {
+            if (entry.Type == FsEntryType.Directory) Directory.SetLastAccessTimeUtc(path, a.UtcDateTime);
+            else File.SetLastAccessTimeUtc(path, a.UtcDateTime);
+        }
+    }
+
+    /// <summary>A name read from disk must be one harmless path component.</summary>
+    private static string SafeName(string name, string where)
+    {
+        if (name.Length == 0 || name == "." || name == ".." || name.Contains('/') || name.Contains('\0'))
+            throw new FileSystemCorruptException($"{where}: unsafe file name '{name}'");
+        return name;
+    }
+}
