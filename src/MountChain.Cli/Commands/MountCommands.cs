@@ -63,7 +63,14 @@ public static class MountCommands
             if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
                 throw new UsageException("mount runs on Linux (FUSE) and Windows (Dokan)");
             if (!parse.GetValue(foreground))
-                return LaunchDetached(mp, filesMode, DetachedRedoArguments(parse, source, write, redo));
+            {
+                string? newLog = NewRedoLogPath(parse, source, write, redo);
+                int launched = LaunchDetached(mp, filesMode, newLog is null ? [] : ["--redo", newLog]);
+                // Named only once the server has created it: a refused mount leaves no log and says one line.
+                if (launched == ExitCodes.Success && newLog is not null)
+                    Console.Error.WriteLine($"mountchain: writes go to the new redo log {newLog}");
+                return launched;
+            }
             return OperatingSystem.IsWindows()
                 ? ServeWithDokan(parse, source, mp, filesMode)
                 : Serve(parse, source, mp, parse.GetValue(allowOther), filesMode);
@@ -177,13 +184,11 @@ public static class MountCommands
     /// A detached writable mount without --redo: the launcher names the fresh redo log itself
     /// (next to the file given, as RedoLog does) so it can tell the user where the writes go.
     /// </summary>
-    private static string[] DetachedRedoArguments(ParseResult parse, DiskSource source, Option<bool> write, Option<FileInfo?> redo)
+    private static string? NewRedoLogPath(ParseResult parse, DiskSource source, Option<bool> write, Option<FileInfo?> redo)
     {
-        if (!parse.GetValue(write) || parse.GetValue(redo) is not null) return [];
+        if (!parse.GetValue(write) || parse.GetValue(redo) is not null) return null;
         string top = parse.GetValue(source.Path)!.FullName;
-        string log = Path.Combine(Path.GetDirectoryName(top)!, $"{Path.GetFileNameWithoutExtension(top)}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
-        Console.Error.WriteLine($"mountchain: writes go to the new redo log {log}");
-        return ["--redo", log];
+        return Path.Combine(Path.GetDirectoryName(top)!, $"{Path.GetFileNameWithoutExtension(top)}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
     }
 
     /// <summary>Read-only, or writable through a redo log with --write [--redo FILE].</summary>
