@@ -151,6 +151,21 @@ public sealed class RedoLog : IDisposable
     public void Dispose() => _writer.Dispose();
 
     /// <summary>
+    /// An attached log must be a file of its own (design rule 3: links are immutable): not a link
+    /// of the chain being presented, and not the parent of another link, which writing would tear (§1.6).
+    /// </summary>
+    private static void RefuseLinkInUse(VmdkChain chain, string redoPath)
+    {
+        string target = PathInspection.Canonical(redoPath);
+        for (int g = 0; g < chain.Links.Count; g++)
+            if (PathInspection.Canonical(chain.Links[g].Path) == target)
+                throw new OperationRefusedException(redoPath, $"is generation {g} of the chain being presented; refusing to write it (name a separate redo log)");
+        var children = LinkFolderScan.ChildrenOf(redoPath, [System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(redoPath))!], []);
+        if (children.Count > 0)
+            throw new OperationRefusedException(redoPath, $"is the parent of {string.Join(", ", children)}; writing it would tear them");
+    }
+
+    /// <summary>
     /// What the front-ends call for `--write [--redo FILE]`: presents generation
     /// <paramref name="generation"/> of <paramref name="chain"/> writable. With an existing
     /// <paramref name="redoPath"/> that log is opened and attached (validated against the
@@ -165,6 +180,7 @@ public sealed class RedoLog : IDisposable
         RedoLog log;
         if (redoPath is not null && File.Exists(redoPath))
         {
+            RefuseLinkInUse(chain, redoPath);
             log = Open(redoPath, options);
         }
         else

@@ -102,6 +102,23 @@ public sealed class WritableServeTests
     }
 
     [QemuFact]
+    public void Serve_refuses_a_redo_log_that_is_a_link_of_the_chain_or_the_parent_of_another_link()
+    {
+        using var scratch = new Scratch();
+        var (baseVmdk, child) = RandomChain(scratch, 8 * MiB, seed: 65);
+        string grand = scratch["grand.vmdk"];
+        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", grand);
+        var links = Hashes(baseVmdk, child, grand);
+
+        // child.vmdk was made on generation 0, so its parentCID matches: only its place in the chain forbids writing it.
+        var ownLink = CliRunner.RunProcess(TimeSpan.FromSeconds(30), "serve", grand, "-g", "0", "--write", "--redo", child, "--listen", "127.0.0.1:0");
+        AssertOneLineError(new Tool.Result(ownLink.ExitCode, ownLink.Stdout, ownLink.Stderr), 1, child, "generation 1");
+        var parentOfGrand = CliRunner.RunProcess(TimeSpan.FromSeconds(30), "serve", baseVmdk, "--write", "--redo", child, "--listen", "127.0.0.1:0");
+        AssertOneLineError(new Tool.Result(parentOfGrand.ExitCode, parentOfGrand.Stdout, parentOfGrand.Stderr), 1, child, grand);
+        AssertUnchanged(links);
+    }
+
+    [QemuFact]
     public void Serve_write_with_ignore_cid_is_a_usage_error()
     {
         using var scratch = new Scratch();
