@@ -111,6 +111,9 @@ public static class MountCommands
         // Leave the launching terminal's session so its hang-up does not reach the server.
         if (detached) ServerProcess.LeaveSession();
         using var disk = OpenDisk(parse, source);
+        // In the foreground nobody else names a log created here (the launcher does for detached mounts).
+        if (!detached && disk.RedoLogPath is not null && parse.GetValue(RedoOption(parse)) is null)
+            Console.Error.WriteLine($"mountchain: writes go to the new redo log {disk.RedoLogPath}");
         var tree = CreateTree(disk, filesMode, detached);
         using var ownedTree = tree as IDisposable;
         var options = new FuseMountOptions
@@ -196,9 +199,11 @@ public static class MountCommands
     {
         var command = parse.CommandResult.Command;
         var write = command.Options.OfType<Option<bool>>().First(o => o.Name == "--write");
-        var redo = command.Options.OfType<Option<FileInfo?>>().First(o => o.Name == "--redo");
-        return parse.GetValue(write) ? source.OpenWritable(parse, parse.GetValue(redo)) : source.Open(parse);
+        return parse.GetValue(write) ? source.OpenWritable(parse, parse.GetValue(RedoOption(parse))) : source.Open(parse);
     }
+
+    private static Option<FileInfo?> RedoOption(ParseResult parse) =>
+        parse.CommandResult.Command.Options.OfType<Option<FileInfo?>>().First(o => o.Name == "--redo");
 
     /// <summary>Starts this command again with --foreground, waits for "ready" or relays its error.</summary>
     private static int LaunchDetached(string mountPoint, bool filesMode, string[] extraArguments)

@@ -126,6 +126,48 @@ public sealed class WritableMountTests
     }
 
     [RequiresFuseFact("qemu-img", "qemu-io")]
+    public void Sigterm_to_a_foreground_writable_mount_names_its_new_log_and_closes_it_cleanly()
+    {
+        using var scratch = new Scratch();
+        var (baseVmdk, child) = RandomChain(scratch, 8 * MiB, seed: 45);
+        var parents = Hashes(baseVmdk, child);
+        string mp = scratch.Dir("mnt");
+        using var server = System.Diagnostics.Process.Start(Tool.CliStartInfo("mount", child, mp, "--write", "--foreground"))!;
+        try
+        {
+            var named = server.StandardError.ReadLineAsync();
+            Assert.True(named.Wait(TimeSpan.FromSeconds(60)), "the foreground server never named its redo log");
+            var announced = System.Text.RegularExpressions.Regex.Match(named.Result ?? "", @"^mountchain: writes go to the new redo log (\S+)$");
+            Assert.True(announced.Success, $"unexpected first line: {named.Result}");
+            string log = announced.Groups[1].Value;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!File.Exists(Path.Combine(mp, "disk.raw")))
+            {
+                Assert.False(server.HasExited, "the server exited before mounting");
+                Assert.True(DateTime.UtcNow < deadline, "the mount never appeared");
+                Thread.Sleep(20);
+            }
+            // No fsync: SIGTERM itself must flush and close the log.
+            using (var disk = File.OpenHandle(Path.Combine(mp, "disk.raw"), FileMode.Open, FileAccess.Write))
+                RandomAccess.Write(disk, Enumerable.Repeat((byte)0x6b, 300_000).ToArray(), 2 * MiB + 777);
+            Tool.Check("kill", "-TERM", server.Id.ToString());
+            Assert.True(server.WaitForExit(30_000), "the server did not exit after SIGTERM");
+            Assert.Equal(0, server.ExitCode);
+            Assert.Null(MountTable.Find(mp));
+
+            Assert.False(UncleanShutdown(log), "SIGTERM left the log marked uncleanShutdown");
+            AssertQemuCheckClean(log);
+            Tool.Check("qemu-io", "-r", "-f", "vmdk", log, "-c", $"read -P 0x6b {2 * MiB + 777} 300000", "-c", "read -P 0x5a 1M 256k");
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill();
+            Unmounter.Unmount(mp, lazy: true);
+        }
+        AssertUnchanged(parents);
+    }
+
+    [RequiresFuseFact("qemu-img", "qemu-io")]
     public void Mounting_a_redo_log_made_on_other_content_is_refused_with_one_line_and_the_log_is_untouched()
     {
         using var scratch = new Scratch();
