@@ -39,7 +39,9 @@ public static class FileCommands
         cmd.SetAction(parse =>
         {
             using var disk = source.Open(parse);
-            var volumes = DiskVolumes.Scan(disk.Device);
+            var warnings = new List<string>();
+            var volumes = DiskVolumes.Scan(disk.Device, warnings);
+            foreach (var w in warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
             if (parse.GetValue(json))
             {
                 WriteJson(w =>
@@ -129,7 +131,7 @@ public static class FileCommands
             using var disk = source.Open(parse);
             using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
-            bool tty = !Console.IsErrorRedirected;
+            bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
             var extractor = new TreeExtractor(volume.FileSystem, progress);
             extractor.Extract(entry, parse.GetValue(target)!.FullName);
