@@ -12,7 +12,7 @@ packages=(
   fuse3                         
   libvmdk-utils sleuthkit       
   ntfs-3g xfsprogs e2fsprogs mtools dosfstools fdisk util-linux attr
-  openssl time procps kmod
+  openssl time procps kmod fio
 )
 need=()
 for p in "${packages[@]}"; do

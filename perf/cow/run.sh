@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# COW write performance of mountchain's redo log against qemu, in one run on the same disk.
+#  1. random 4 KiB writes, each into a new grain, flush after each write (IOPS)
+#     mountchain bench-write --pattern random-new-grains  vs  qemu-img bench -w (step 64 KiB, flush interval 1)
+#  2. sequential 256 MiB write + one final flush (MB/s)
+#     mountchain bench-write --pattern sequential --block-size 1M  vs  qemu-img bench -w -s 1M
+# Usage: perf/cow/run.sh [work-dir]   (default: a temp dir under /var/tmp, i.e. a real disk, not tmpfs)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+work=${1:-$(mktemp -d /var/tmp/mc-cow-perf.XXXXXX)}
+mkdir -p "$work"
+count=${COUNT:-5000}
+dotnet build -c Release "$here/src/MountChain.Cli" -p:UseSharedCompilation=false >/dev/null
+mc() { dotnet "$here/src/MountChain.Cli/bin/Release/net10.0/mountchain.dll" "$@"; }
+cd "$work"
+rm -f base.vmdk ours*.vmdk qemu*.vmdk
+qemu-img create -f vmdk base.vmdk 1G >/dev/null
+qemu-io -f vmdk -c 'write -P 0x5a 0 512M' base.vmdk >/dev/null
+
+mc create-child base.vmdk ours-rand.vmdk >/dev/null
+ours_iops=$(mc bench-write ours-rand.vmdk --pattern random-new-grains --block-size 4K --count "$count" --flush-every 1 --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["iops"]))')
+qemu-img create -f vmdk -b base.vmdk -F vmdk qemu-rand.vmdk >/dev/null
+t0=$(date +%s.%N)
+qemu-img bench -w -f vmdk -t none -c "$count" -d 1 -s 4K -S 64K --flush-interval=1 qemu-rand.vmdk >/dev/null
+t1=$(date +%s.%N)
+qemu_iops=$(python3 -c "print(round($count/($t1-$t0)))")
+
+mc create-child base.vmdk ours-seq.vmdk >/dev/null
+ours_mbs=$(mc bench-write ours-seq.vmdk --pattern sequential --block-size 1M --count 256 --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["mbPerSecond"]))')
+qemu-img create -f vmdk -b base.vmdk -F vmdk qemu-seq.vmdk >/dev/null
+t0=$(date +%s.%N)
+qemu-img bench -w -f vmdk -t writeback -c 256 -d 1 -s 1M -S 1M qemu-seq.vmdk >/dev/null
+qemu-io -f vmdk -c flush qemu-seq.vmdk >/dev/null
+t1=$(date +%s.%N)
+qemu_mbs=$(python3 -c "print(round(256*1048576/($t1-$t0)/1e6))")
+
+for f in ours-rand.vmdk ours-seq.vmdk; do qemu-img check -f vmdk "$f" >/dev/null || { echo "qemu-img check failed on $f"; exit 1; }; done
+python3 - "$ours_iops" "$qemu_iops" "$ours_mbs" "$qemu_mbs" <<'PY'
+import sys
+oi, qi, om, qm = map(float, sys.argv[1:])
+print(f"random 4 KiB into new grains, flush each: mountchain {oi:.0f} IOPS, qemu-img bench {qi:.0f} IOPS, ratio {oi/qi:.1f}x")
+print(f"sequential 256 MiB + final flush:        mountchain {om:.0f} MB/s, qemu-img bench {qm:.0f} MB/s, ratio {om/qm:.1f}x")
+PY
+[ -z "${1:-}" ] && rm -rf "$work"
+exit 0

@@ -1,0 +1,191 @@
+using System.Text;
+using MountChain.Core.Chain;
+using MountChain.Core.Errors;
+using MountChain.Core.Formats;
+using MountChain.Core.Formats.Descriptor;
+using MountChain.Core.Formats.HostedSparse;
+
+namespace MountChain.Core.Cow;
+
+/// <summary>How a redo log is opened for writing.</summary>
+public sealed record RedoLogOptions
+{
+    /// <summary>Grain-table entries reach the file at the latest this long after their data (0 = only on Flush/close).</summary>
+    public TimeSpan MetadataFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Test hook: make chosen I/O calls fail (EIO/ENOSPC paths).</summary>
+    public Func<LogIo, long, int, Exception?>? Fault { get; init; }
+
+    /// <summary>Create new logs as version 2 (zeroed-grain GTE 1 for zero writes / TRIM) rather than version 1.</summary>
+    public bool ZeroedGrains { get; init; } = true;
+
+    public static RedoLogOptions Default { get; } = new();
+}
+
+/// <summary>
+/// Our writable top link (design.md rule 4): a standard monolithicSparse child (format doc §2.8)
+/// that qemu and VMware can open, written through a <see cref="SparseExtentWriter"/>. This type
+/// adds the link-level rules: the embedded descriptor (parentCID, parentFileNameHint), a new random
+/// CID and ddb.longContentID on the first write of every session, and the checks that a file is a
+/// redo log we may write. Memory: see <see cref="SparseExtentWriter"/> (4 bytes per grain).
+/// </summary>
+public sealed class RedoLog : IDisposable
+{
+    private readonly SparseExtentWriter _writer;
+    private readonly ulong _descriptorOffset;
+    private readonly ulong _descriptorSectors;
+    private string _descriptorText;
+
+    private RedoLog(string path, VmdkDescriptor descriptor, string text, ulong descriptorOffset, ulong descriptorSectors, RedoLogOptions options)
+    {
+        Path = path;
+        _descriptorText = text;
+        _descriptorOffset = descriptorOffset;
+        _descriptorSectors = descriptorSectors;
+        Cid = descriptor.Cid;
+        ParentCid = descriptor.ParentCid;
+        ParentFileNameHint = descriptor.ParentFileNameHint!;
+        _writer = new SparseExtentWriter(path, new SparseWriterOptions
+        {
+            MetadataFlushInterval = options.MetadataFlushInterval,
+            Fault = options.Fault,
+            OnSessionStart = StartSession,
+        });
+    }
+
+    public string Path { get; }
+    /// <summary>Current CID (changes on the first write of each session).</summary>
+    public uint Cid { get; private set; }
+    /// <summary>CID the parent had when this log was created (§1.6); must match the generation it is attached to.</summary>
+    public uint ParentCid { get; }
+    public string ParentFileNameHint { get; }
+    public long CapacitySectors => _writer.CapacitySectors;
+    public long GrainBytes => _writer.GrainBytes;
+    /// <summary>What opening repaired (uncleanShutdown recovery); empty when the log was clean.</summary>
+    public IReadOnlyList<string> Repairs => _writer.Repairs;
+    /// <summary>The copy-on-write engine of the log's one extent.</summary>
+    public SparseExtentWriter Extent => _writer;
+
+    /// <summary>
+    /// Creates a new, empty redo log at <paramref name="path"/> on a parent with CID
+    /// <paramref name="parentCid"/> (VDDK CreateChild's file; §2.8), and opens it.
+    /// </summary>
+    /// <param name="parentHint">parentFileNameHint: the parent's path relative to the log's folder.</param>
+    /// <param name="ddb">Disk database copied from the nearest ancestor (geometry, adapter, …); longContentID is replaced.</param>
+    public static RedoLog Create(string path, long capacitySectors, uint parentCid, string parentHint,
+        IEnumerable<KeyValuePair<string, string>>? ddb = null, RedoLogOptions? options = null)
+    {
+        options ??= RedoLogOptions.Default;
+        uint cid = DescriptorText.NewCid(parentCid);
+        string text = DescriptorText.ForRedoLog(cid, parentCid, parentHint, capacitySectors, System.IO.Path.GetFileName(path), ddb ?? []);
+        SparseFileCreator.Create(path, capacitySectors, text, options.ZeroedGrains);
+        return Open(path, options);
+    }
+
+    /// <summary>
+    /// Opens an existing redo log for writing (VDDK OPEN_SINGLE_LINK: no parent is opened). Checks it
+    /// is a monolithicSparse child we can write before touching it; an uncleanShutdown log is recovered
+    /// (see <see cref="Repairs"/>).
+    /// </summary>
+    public static RedoLog Open(string path, RedoLogOptions? options = null)
+    {
+        options ??= RedoLogOptions.Default;
+        path = System.IO.Path.GetFullPath(path);
+        var (descriptor, text, offset, sectors) = ReadDescriptor(path);
+        return new RedoLog(path, descriptor, text, offset, sectors, options);
+    }
+
+    /// <summary>Reads and checks the embedded descriptor read-only, before any write.</summary>
+    private static (VmdkDescriptor, string, ulong, ulong) ReadDescriptor(string path)
+    {
+        if (PathInspection.Inspect(path) != PathInspection.Kind.RegularFile)
+            throw new MissingParentException(path, "no such redo log file");
+        using var handle = FileOpening.OpenReadOnly(path);
+        Span<byte> head = stackalloc byte[512];
+        if (RandomAccess.Read(handle, head, 0) < 512 || !SparseExtentHeader.HasMagic(head))
+            throw new UnsupportedFeatureException(path, "is not a monolithicSparse file (no KDMV header); only monolithicSparse redo logs can be written");
+        var header = SparseExtentHeader.Parse(head, path);
+        if (header.DescriptorOffset == 0)
+            throw new UnsupportedFeatureException(path, "has no embedded descriptor: it is one extent of a split disk, not a redo log");
+        var bytes = new byte[header.DescriptorSize * 512];
+        FileOpening.ReadExactly(handle, bytes, (long)header.DescriptorOffset * 512, path);
+        var descriptor = DescriptorParser.Parse(bytes, path);
+        if (!descriptor.HasParent)
+            throw new OperationRefusedException(path, "is a base disk (parentCID ffffffff), not a redo log; refusing to write it");
+        if (descriptor.Extents.Count != 1 || descriptor.Extents[0].Type != ExtentType.Sparse || descriptor.Extents[0].Access != ExtentAccess.ReadWrite ||
+            !string.Equals(System.IO.Path.GetFileName(descriptor.Extents[0].FileName!.Replace('\\', '/')), System.IO.Path.GetFileName(path), StringComparison.Ordinal))
+            throw new UnsupportedFeatureException(path, $"createType {descriptor.CreateType} with {descriptor.Extents.Count} extent(s): only monolithicSparse redo logs (one RW SPARSE extent naming the file itself) can be written");
+        if ((ulong)descriptor.Extents[0].Sectors != header.Capacity)
+            throw new CorruptMetadataException(path, $"header capacity {header.Capacity} sectors differs from the descriptor's extent size {descriptor.Extents[0].Sectors}");
+        int nul = Array.IndexOf(bytes, (byte)0);
+        string text = Encoding.UTF8.GetString(bytes, 0, nul < 0 ? bytes.Length : nul);
+        return (descriptor, text, header.DescriptorOffset, header.DescriptorSize);
+    }
+
+    /// <summary>TN50 / qemu semantics (§1.6): the first modification after open gets a new random CID.</summary>
+    private void StartSession(SparseExtentWriter writer)
+    {
+        uint cid = DescriptorText.NewCid(Cid, ParentCid);
+        string text = DescriptorText.WithCid(_descriptorText, cid, addLongContentId: true);
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        long region = (long)_descriptorSectors * 512;
+        if (bytes.Length > region)
+        {
+            // No room for the longContentID line: change the CID alone.
+            text = DescriptorText.WithCid(_descriptorText, cid, addLongContentId: false);
+            bytes = Encoding.UTF8.GetBytes(text);
+            if (bytes.Length > region)
+                throw new CorruptMetadataException(Path, $"descriptor does not fit its {region}-byte region");
+        }
+        var padded = new byte[region];
+        bytes.CopyTo(padded, 0);
+        writer.File.Write(padded, (long)_descriptorOffset * 512);
+        _descriptorText = text;
+        Cid = cid;
+    }
+
+    /// <summary>Everything written before this call survives a crash once it returns.</summary>
+    public void Flush() => _writer.Flush();
+
+    /// <summary>Flushes and marks the log cleanly closed.</summary>
+    public void Dispose() => _writer.Dispose();
+
+    /// <summary>
+    /// What the front-ends call for `--write [--redo FILE]`: presents generation
+    /// <paramref name="generation"/> of <paramref name="chain"/> writable. With an existing
+    /// <paramref name="redoPath"/> that log is opened and attached (validated against the
+    /// generation); with a missing one it is created there; without one a fresh log named
+    /// "&lt;top&gt;-mc-&lt;timestamp&gt;.vmdk" is created in <paramref name="directory"/> (default: the top link's folder).
+    /// The chain stays owned by the caller and must outlive the device.
+    /// </summary>
+    public static WritableGeneration OpenOrCreateFor(VmdkChain chain, int generation, string? redoPath = null, string? directory = null, RedoLogOptions? options = null)
+    {
+        if (generation < 0 || generation > chain.TopGeneration)
+            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{chain.TopGeneration}");
+        RedoLog log;
+        if (redoPath is not null && File.Exists(redoPath))
+        {
+            log = Open(redoPath, options);
+        }
+        else
+        {
+            if (redoPath is null)
+            {
+                string top = chain.Links[chain.TopGeneration].Path;
+                string folder = directory ?? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(top))!;
+                string stem = System.IO.Path.GetFileNameWithoutExtension(top);
+                redoPath = System.IO.Path.Combine(folder, $"{stem}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
+            }
+            log = RedoLogOperations.CreateChild(chain, generation, redoPath, options);
+        }
+        try
+        {
+            return WritableGeneration.Attach(chain, generation, log);
+        }
+        catch
+        {
+            log.Dispose();
+            throw;
+        }
+    }
+}
