@@ -134,12 +134,12 @@ internal static unsafe class DokanCallbacks
             *result = new ByHandleFileInformation
             {
                 FileAttributes = WindowsAttributes.Of(node!),
-                CreationTime = time,
-                LastAccessTime = time,
+                CreationTime = WindowsAttributes.CreationTime(node!),
+                LastAccessTime = WindowsAttributes.AccessTime(node!),
                 LastWriteTime = time,
                 FileSizeHigh = WindowsAttributes.High(node!.Size),
                 FileSizeLow = WindowsAttributes.Low(node.Size),
-                NumberOfLinks = 1,
+                NumberOfLinks = WindowsAttributes.Links(node!),
                 FileIndexHigh = WindowsAttributes.High(node.Id),
                 FileIndexLow = WindowsAttributes.Low(node.Id),
             };
@@ -162,7 +162,9 @@ internal static unsafe class DokanCallbacks
                 var data = new Win32FindData();
                 long time = WindowsAttributes.FileTime(node);
                 data.FileAttributes = WindowsAttributes.Of(node);
-                data.CreationTime = data.LastAccessTime = data.LastWriteTime = time;
+                data.CreationTime = WindowsAttributes.CreationTime(node);
+                data.LastAccessTime = WindowsAttributes.AccessTime(node);
+                data.LastWriteTime = time;
                 data.FileSizeHigh = WindowsAttributes.High(node.Size);
                 data.FileSizeLow = WindowsAttributes.Low(node.Size);
                 node.Name.AsSpan().CopyTo(new Span<char>(data.FileName, Win32FindData.MaxPath));

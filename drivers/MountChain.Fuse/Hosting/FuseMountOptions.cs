@@ -9,6 +9,9 @@ public sealed record FuseMountOptions
     /// <summary>Bypass the page cache for files (FOPEN_DIRECT_IO): no double caching, and 1 MiB requests.</summary>
     public bool DirectIo { get; init; } = true;
 
+    /// <summary>Keep the page cache of a file across opens (FOPEN_KEEP_CACHE): right for content that cannot change under the mount. Ignored with <see cref="DirectIo"/>.</summary>
+    public bool KeepCache { get; init; }
+
     /// <summary>Largest read request, in bytes; passed both as -o max_read and conn->max_read (libfuse insists they agree).</summary>
     public int MaxRead { get; init; } = 1 << 20;
 

@@ -41,7 +41,9 @@ internal static unsafe class FuseCallbacks
             Flush = (nint)(delegate* unmanaged[Cdecl]<byte*, FuseFileInfo*, int>)&Flush,
             Release = (nint)(delegate* unmanaged[Cdecl]<byte*, FuseFileInfo*, int>)&Release,
             Fsync = (nint)(delegate* unmanaged[Cdecl]<byte*, int, FuseFileInfo*, int>)&Fsync,
+            Opendir = (nint)(delegate* unmanaged[Cdecl]<byte*, FuseFileInfo*, int>)&OpenDir,
             Readdir = (nint)(delegate* unmanaged[Cdecl]<byte*, void*, nint, long, FuseFileInfo*, int, int>)&ReadDir,
+            Releasedir = (nint)(delegate* unmanaged[Cdecl]<byte*, FuseFileInfo*, int>)&ReleaseDir,
             Init = (nint)(delegate* unmanaged[Cdecl]<FuseConnInfo*, FuseConfig*, nint>)&Init,
             Create = (nint)(delegate* unmanaged[Cdecl]<byte*, uint, FuseFileInfo*, int>)&Create,
             Utimens = (nint)(delegate* unmanaged[Cdecl]<byte*, void*, FuseFileInfo*, int>)&Utimens,
@@ -55,7 +57,10 @@ internal static unsafe class FuseCallbacks
         (FuseRequestHandler)GCHandle.FromIntPtr(LibFuse.GetContext()->PrivateData).Target!;
 
     private static IOpenFile? FileOf(FuseFileInfo* fi) =>
-        fi == null || fi->Handle == 0 ? null : (IOpenFile)GCHandle.FromIntPtr((nint)fi->Handle).Target!;
+        fi == null || fi->Handle == 0 ? null : GCHandle.FromIntPtr((nint)fi->Handle).Target as IOpenFile;
+
+    /// <summary>An open directory: its path, because with nullpath_ok libfuse may call readdir without one.</summary>
+    private sealed record OpenDirectory(string Path);
 
     private static string? PathOf(byte* path) => path == null ? null : Utf8StringMarshaller.ConvertToManaged(path);
 
@@ -123,6 +128,7 @@ internal static unsafe class FuseCallbacks
             if (r != 0) return r;
             fi->Handle = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(file));
             if (handler.Options.DirectIo) fi->Bits |= FuseFileInfo.DirectIoBit;
+            else if (handler.Options.KeepCache) fi->Bits |= FuseFileInfo.KeepCacheBit;
             return 0;
         }
         catch { return -Errno.EIO; }
@@ -201,13 +207,43 @@ internal static unsafe class FuseCallbacks
         try
         {
             var handler = Handler;
-            int r = handler.ReadDirectory(PathOf(path) ?? TreePath.Root, out var entries, out _);
+            string? directory = PathOf(path);
+            if (directory is null && fi != null && fi->Handle != 0)
+                directory = (GCHandle.FromIntPtr((nint)fi->Handle).Target as OpenDirectory)?.Path;
+            if (directory is null) return -Errno.EBADF;
+            int r = handler.ReadDirectory(directory, out var entries, out _);
             if (r != 0) return r;
             var fill = (delegate* unmanaged[Cdecl]<void*, byte*, byte*, long, int, int>)filler;
             byte* name = stackalloc byte[NameBufferSize];
             if (!Fill(fill, buffer, name, ".") || !Fill(fill, buffer, name, "..")) return 0;
             foreach (var entry in entries!)
                 if (!Fill(fill, buffer, name, entry.Name)) break;
+            return 0;
+        }
+        catch { return -Errno.EIO; }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OpenDir(byte* path, FuseFileInfo* fi)
+    {
+        try
+        {
+            var directory = PathOf(path);
+            if (directory is null) return -Errno.EINVAL;
+            fi->Handle = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(new OpenDirectory(TreePath.Normalize(directory))));
+            return 0;
+        }
+        catch { return -Errno.EIO; }
+    }
+
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int ReleaseDir(byte* path, FuseFileInfo* fi)
+    {
+        try
+        {
+            if (fi == null || fi->Handle == 0) return 0;
+            GCHandle.FromIntPtr((nint)fi->Handle).Free();
+            fi->Handle = 0;
             return 0;
         }
         catch { return -Errno.EIO; }

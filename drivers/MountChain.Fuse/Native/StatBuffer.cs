@@ -33,23 +33,28 @@ internal static unsafe class StatBuffer
     {
         var l = Layout;
         new Span<byte>(st, l.Size).Clear();
+        var (owner, group) = UnixAttributes.Owner(node, uid, gid);
         *(ulong*)(st + l.Ino) = (ulong)node.Id;
         if (l.WideFields) *(ulong*)(st + l.Nlink) = UnixAttributes.LinkCount(node);
         else *(uint*)(st + l.Nlink) = UnixAttributes.LinkCount(node);
         *(uint*)(st + l.Mode) = UnixAttributes.Mode(node);
-        *(uint*)(st + l.Uid) = uid;
-        *(uint*)(st + l.Gid) = gid;
+        *(uint*)(st + l.Uid) = owner;
+        *(uint*)(st + l.Gid) = group;
         *(long*)(st + l.FileSize) = node.Size;
         if (l.WideFields) *(long*)(st + l.BlkSize) = PreferredIoSize;
         else *(int*)(st + l.BlkSize) = PreferredIoSize;
         *(long*)(st + l.Blocks) = UnixAttributes.Blocks(node);
-        long seconds = node.Modified.ToUnixTimeSeconds();
-        long nanos = node.Modified.UtcTicks % TimeSpan.TicksPerSecond * 100;
-        foreach (int at in (ReadOnlySpan<int>)[l.Atime, l.Mtime, l.Ctime])
-        {
-            *(long*)(st + at) = seconds;
-            *(long*)(st + at + 8) = nanos;
-        }
+        WriteTime(st + l.Atime, node.Accessed ?? node.Modified);
+        WriteTime(st + l.Mtime, node.Modified);
+        WriteTime(st + l.Ctime, node.Changed ?? node.Modified);
+    }
+
+    /// <summary>struct timespec: seconds since the epoch, then nanoseconds (both 64-bit on LP64).</summary>
+    private static void WriteTime(byte* at, DateTimeOffset time)
+    {
+        long ticks = time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        *(long*)at = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long rest) - (rest < 0 ? 1 : 0);
+        *(long*)(at + 8) = (rest < 0 ? rest + TimeSpan.TicksPerSecond : rest) * 100;
     }
 
     public static void WriteStatVfs(byte* buf, VolumeInfo volume, bool readOnly)

@@ -70,6 +70,8 @@ public enum NodeKind : byte
     Directory,
     RegularFile,
     SymbolicLink,
+    /// <summary>A FIFO, socket or device node found in a file system (shown, never opened through the tree).</summary>
+    Special,
 }
 
 /// <summary>
@@ -87,6 +89,22 @@ public sealed record FileNode(string Name, NodeKind Kind, long Size, long Alloca
     DateTimeOffset Modified, long Id)
 {
     public bool IsDirectory => Kind == NodeKind.Directory;
+
+    // Optional metadata a file-system tree knows; null means "use the tree's default" (see UnixAttributes).
+
+    /// <summary>Full POSIX st_mode (type and permission bits) as stored on disk, or null to derive it from Kind and Writable.</summary>
+    public uint? UnixMode { get; init; }
+    /// <summary>Owner and group stored on disk, or null for the serving user.</summary>
+    public uint? OwnerId { get; init; }
+    public uint? GroupId { get; init; }
+    /// <summary>Hard-link count stored on disk, or null (directories 2, others 1).</summary>
+    public uint? LinkCount { get; init; }
+    /// <summary>Last access, metadata change and creation times, or null to report <see cref="Modified"/>.</summary>
+    public DateTimeOffset? Accessed { get; init; }
+    public DateTimeOffset? Changed { get; init; }
+    public DateTimeOffset? Created { get; init; }
+    /// <summary>FILE_ATTRIBUTE_* flags stored on disk (NTFS), or null to derive them.</summary>
+    public uint? WindowsAttributes { get; init; }
 }
 
 /// <summary>Volume totals in bytes, plus the name shown by df / Explorer.</summary>

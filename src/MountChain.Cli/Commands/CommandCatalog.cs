@@ -9,8 +9,8 @@ public static class CommandCatalog
     {
         foreach (var command in ChainCommands.Create()) yield return command;
         foreach (var command in RedoCommands.Create()) yield return command;
+        foreach (var command in FileCommands.Create()) yield return command;
         foreach (var command in MountCommands.Create()) yield return command;
         foreach (var command in ServeCommands.Create()) yield return command;
-        foreach (var command in FileCommands.Create()) yield return command;
     }
 }

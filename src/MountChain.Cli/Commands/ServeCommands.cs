@@ -36,21 +36,22 @@ public static class ServeCommands
             string? socket = parse.GetValue(socketPath);
             if (listenText != null && socket != null) throw new UsageException("--listen and --socket exclude each other");
             if (parse.GetValue(redo) != null && !parse.GetValue(write)) throw new UsageException("--redo needs --write");
-            if (parse.GetValue(write)) throw new UsageException("writable serving needs a redo log (not yet available)");
 
             EndPoint endpoint = socket != null
                 ? new UnixDomainSocketEndPoint(Path.GetFullPath(socket))
                 : ParseListen(listenText ?? $"127.0.0.1:{NbdServerOptions.DefaultPort}");
 
-            using var disk = source.Open(parse);
+            bool writable = parse.GetValue(write);
+            using var disk = writable ? source.OpenWritable(parse, parse.GetValue(redo)) : source.Open(parse);
             string name = parse.GetValue(exportName) ?? "";
             var server = new NbdServer(disk.Device, new NbdServerOptions
             {
                 Endpoints = [endpoint],
                 ExportName = name,
                 Description = $"{Path.GetFileName(disk.SourcePath)} generation {disk.Generation}",
-                ReadOnly = true,
-                TopGeneration = disk.Chain != null ? disk.Generation : null,
+                ReadOnly = !writable,
+                // A redo log on top answers as one generation above the one presented.
+                TopGeneration = disk.Chain != null ? disk.Generation + (writable ? 1 : 0) : null,
                 Log = line => Console.Error.WriteLine($"mountchain: {line}"),
             });
 
@@ -58,7 +59,8 @@ public static class ServeCommands
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             server.Start();
-            Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation} on {Uri(server.BoundEndpoints[0], name)}");
+            string mode = writable ? $" writable, redo log {disk.RedoLogPath}" : "";
+            Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {Uri(server.BoundEndpoints[0], name)}");
             Console.Out.Flush();
             server.RunAsync(stop.Token).GetAwaiter().GetResult();
             return ExitCodes.Success;

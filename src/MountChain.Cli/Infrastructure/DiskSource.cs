@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MountChain.Core.BlockDevices;
 using MountChain.Core.Chain;
+using MountChain.Core.Cow;
 
 namespace MountChain.Cli.Infrastructure;
 
@@ -38,6 +39,18 @@ public sealed class DiskSource
         int? generation = parse.GetValue(Generation);
         return OpenedDisk.Open(file.FullName, generation, ChainOptions(parse));
     }
+
+    /// <summary>
+    /// Opens the disk writable: the chain stays read-only and writes go to <paramref name="redo"/>
+    /// (attached after checking its parentCID and capacity) or to a fresh redo log next to the top link.
+    /// </summary>
+    public OpenedDisk OpenWritable(ParseResult parse, FileInfo? redo)
+    {
+        var file = parse.GetValue(Path)!;
+        if (parse.GetValue(IgnoreCid))
+            throw new UsageException("--ignore-cid is a read-only override; it cannot be combined with --write");
+        return OpenedDisk.OpenWritable(file.FullName, parse.GetValue(Generation), ChainOptions(parse), redo?.FullName);
+    }
 }
 
 /// <summary>A disk opened for a command: the device and, for a VMDK, the chain behind it.</summary>
@@ -58,6 +71,9 @@ public sealed class OpenedDisk : IDisposable
     /// <summary>Generation presented (0 for a raw image).</summary>
     public int Generation { get; }
 
+    /// <summary>The redo log receiving writes, or null for a read-only disk.</summary>
+    public string? RedoLogPath { get; private init; }
+
     public static OpenedDisk Open(string path, int? generation, ChainOpenOptions options)
     {
         if (!File.Exists(path))
@@ -74,6 +90,28 @@ public sealed class OpenedDisk : IDisposable
             if (g < 0 || g > chain.TopGeneration)
                 throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             return new OpenedDisk(path, chain.OpenGeneration(g), chain, g);
+        }
+        catch
+        {
+            chain.Dispose();
+            throw;
+        }
+    }
+
+    public static OpenedDisk OpenWritable(string path, int? generation, ChainOpenOptions options, string? redoPath)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such file", path);
+        if (!VmdkProbe.LooksLikeVmdk(path))
+            throw new UsageException($"{path}: --write needs a VMDK chain (a raw image has no redo log to write into)");
+        var chain = VmdkChain.Open(path, options);
+        try
+        {
+            int g = generation ?? chain.TopGeneration;
+            if (g < 0 || g > chain.TopGeneration)
+                throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
+            var device = RedoLog.OpenOrCreateFor(chain, g, redoPath);
+            return new OpenedDisk(path, device, chain, g) { RedoLogPath = device.Log.Path };
         }
         catch
         {

@@ -13,7 +13,7 @@ public static class FileSystemRegistry
     private static readonly Dictionary<string, Func<IBlockDevice, IFileSystem>> Factories = new(StringComparer.Ordinal)
     {
         ["ntfs"] = volume => new NtfsFileSystem(volume),
-        // ["xfs"] = volume => new Xfs.XfsFileSystem(volume),   // the XFS reader plugs in here
+        ["xfs"] = volume => Xfs.XfsFileSystem.Open(volume),
     };
 
     private static readonly Lock Gate = new();
