@@ -192,7 +192,7 @@ public static class FileCommands
 
     private static Command Diff()
     {
-        var cmd = new Command("diff", "Files added, removed or modified between two generations, per partition");
+        var cmd = new Command("diff", "Changed block ranges between two generations; with --files, the files added, removed or modified per partition");
         var source = new DiskSource().AddTo(cmd, withGeneration: false);
         var from = new Option<int>("--from") { Description = "Older generation", Required = true };
         var to = new Option<int>("--to") { Description = "Newer generation", Required = true };
@@ -204,10 +204,11 @@ public static class FileCommands
         cmd.Options.Add(json);
         cmd.SetAction(parse =>
         {
-            if (!parse.GetValue(files))
-                throw new UsageException("diff: only --files is implemented here; block-level changes come from 'changed'");
             string path = parse.GetValue(source.Path)!.FullName;
             var options = source.ChainOptions(parse);
+            // Without --files: the changed block ranges, from the grain tables (as 'changed').
+            if (!parse.GetValue(files))
+                return ChainCommands.WriteChangedAreas(path, options, parse.GetValue(from), parse.GetValue(to), parse.GetValue(json));
             using var before = OpenedDisk.Open(path, parse.GetValue(from), options);
             using var after = OpenedDisk.Open(path, parse.GetValue(to), options);
             var result = DiskFileDiff.Compare(before.Device, after.Device);
