@@ -95,7 +95,7 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
-    public async Task Serve_with_write_explains_that_a_redo_log_is_needed()
+    public async Task Serve_with_write_on_a_raw_image_explains_that_a_vmdk_chain_is_needed()
     {
         using var dir = new TempDirectory();
         string image = dir.RandomImage("disk.raw", 65536);
@@ -103,7 +103,8 @@ public sealed class ServeCommandTests
         string stderr = await process.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await process.WaitForExitAsync();
         Assert.Equal(2, process.ExitCode);
-        Assert.Equal("mountchain: writable serving needs a redo log (not yet available)", stderr.Trim());
+        Assert.Equal($"mountchain: {image}: --write needs a VMDK chain (a raw image has no redo log to write into)", stderr.Trim());
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(image)!)); // no redo log was created
     }
 
     [Fact]
