@@ -12,7 +12,7 @@ packages=(
   fuse3                         
   libvmdk-utils sleuthkit       
   ntfs-3g xfsprogs e2fsprogs mtools dosfstools fdisk util-linux attr
-  openssl time procps kmod fio
+  openssl time procps kmod fio bc python3
 )
 need=()
 for p in "${packages[@]}"; do

@@ -18,9 +18,11 @@ if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-passed=$(grep -o 'outcome="Passed"' "$trx" | wc -l)
-failed=$(grep -o 'outcome="Failed"' "$trx" | wc -l)
-skipped=$(grep -o 'outcome="NotExecuted"' "$trx" | wc -l)
+# Count per-test results only (the summary element also carries an outcome attribute).
+count() { grep -o "<UnitTestResult [^>]*outcome=\"$1\"" "$trx" | wc -l; }
+passed=$(count Passed)
+failed=$(count Failed)
+skipped=$(count NotExecuted)
 line="$passed passed, $failed failed"
 [ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
 echo "$line"

@@ -172,22 +172,28 @@ public static class ChainCommands
         command.SetAction(parse =>
         {
             var path = parse.GetValue(source.Path)!.FullName;
-            using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
-            int a = parse.GetValue(from), b = parse.GetValue(to) ?? chain.TopGeneration;
-            if (a < 0 || b > chain.TopGeneration || a >= b)
-                throw new UsageException($"{path}: need 0 ≤ --from < --to ≤ {chain.TopGeneration} (got {a} and {b})");
-            var areas = ChangedAreas.Between(chain, a, b);
-            long total = areas.Sum(r => r.Length);
-            if (parse.GetValue(JsonOption))
-                Json.Write(new { from = a, to = b, changedBytes = total, areas = areas.Select(r => new { offset = r.Offset, length = r.Length }) });
-            else
-            {
-                foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
-                Console.Error.WriteLine($"{areas.Count} areas, {total} bytes changed between generation {a} and {b}");
-            }
-            return ExitCodes.Success;
+            return WriteChangedAreas(path, source.ChainOptions(parse), parse.GetValue(from), parse.GetValue(to), parse.GetValue(JsonOption));
         });
         return command;
+    }
+
+    /// <summary>Prints the areas changed between generations <paramref name="from"/> and <paramref name="to"/> (default: the top) of the chain at <paramref name="path"/>.</summary>
+    public static int WriteChangedAreas(string path, ChainOpenOptions options, int from, int? to, bool json)
+    {
+        using var chain = VmdkChain.Open(path, options);
+        int a = from, b = to ?? chain.TopGeneration;
+        if (a < 0 || b > chain.TopGeneration || a >= b)
+            throw new UsageException($"{path}: need 0 ≤ --from < --to ≤ {chain.TopGeneration} (got {a} and {b})");
+        var areas = ChangedAreas.Between(chain, a, b);
+        long total = areas.Sum(r => r.Length);
+        if (json)
+            Json.Write(new { from = a, to = b, changedBytes = total, areas = areas.Select(r => new { offset = r.Offset, length = r.Length }) });
+        else
+        {
+            foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
+            Console.Error.WriteLine($"{areas.Count} areas, {total} bytes changed between generation {a} and {b}");
+        }
+        return ExitCodes.Success;
     }
 
     private sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);

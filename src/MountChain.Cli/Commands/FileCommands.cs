@@ -39,7 +39,9 @@ public static class FileCommands
         cmd.SetAction(parse =>
         {
             using var disk = source.Open(parse);
-            var volumes = DiskVolumes.Scan(disk.Device);
+            var warnings = new List<string>();
+            var volumes = DiskVolumes.Scan(disk.Device, warnings);
+            foreach (var w in warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
             if (parse.GetValue(json))
             {
                 WriteJson(w =>
@@ -129,7 +131,7 @@ public static class FileCommands
             using var disk = source.Open(parse);
             using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
-            bool tty = !Console.IsErrorRedirected;
+            bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
             var extractor = new TreeExtractor(volume.FileSystem, progress);
             extractor.Extract(entry, parse.GetValue(target)!.FullName);
@@ -190,7 +192,7 @@ public static class FileCommands
 
     private static Command Diff()
     {
-        var cmd = new Command("diff", "Files added, removed or modified between two generations, per partition");
+        var cmd = new Command("diff", "Changed block ranges between two generations; with --files, the files added, removed or modified per partition");
         var source = new DiskSource().AddTo(cmd, withGeneration: false);
         var from = new Option<int>("--from") { Description = "Older generation", Required = true };
         var to = new Option<int>("--to") { Description = "Newer generation", Required = true };
@@ -202,10 +204,11 @@ public static class FileCommands
         cmd.Options.Add(json);
         cmd.SetAction(parse =>
         {
-            if (!parse.GetValue(files))
-                throw new UsageException("diff: only --files is implemented here; block-level changes come from 'changed'");
             string path = parse.GetValue(source.Path)!.FullName;
             var options = source.ChainOptions(parse);
+            // Without --files: the changed block ranges, from the grain tables (as 'changed').
+            if (!parse.GetValue(files))
+                return ChainCommands.WriteChangedAreas(path, options, parse.GetValue(from), parse.GetValue(to), parse.GetValue(json));
             using var before = OpenedDisk.Open(path, parse.GetValue(from), options);
             using var after = OpenedDisk.Open(path, parse.GetValue(to), options);
             var result = DiskFileDiff.Compare(before.Device, after.Device);

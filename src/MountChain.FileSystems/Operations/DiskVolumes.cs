@@ -19,9 +19,11 @@ public sealed class OpenedVolume(VolumeInfo info, VolumeDevice device, IFileSyst
 /// <summary>Lists a disk's volumes and opens the file system of one of them.</summary>
 public static class DiskVolumes
 {
-    public static List<VolumeInfo> Scan(IBlockDevice disk)
+    /// <param name="warnings">Receives problems that were worked around (e.g. a damaged primary GPT).</param>
+    public static List<VolumeInfo> Scan(IBlockDevice disk, List<string>? warnings = null)
     {
         var table = PartitionTableReader.Read(disk);
+        warnings?.AddRange(table.Warnings);
         var result = new List<VolumeInfo>();
         foreach (var p in table.Partitions)
         {

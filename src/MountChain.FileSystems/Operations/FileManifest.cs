@@ -37,5 +37,9 @@ public static class FileManifest
     public static int CompareUtf8(string a, string b) =>
         Encoding.UTF8.GetBytes(a).AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(b));
 
-    public static string Format(ManifestEntry e) => $"{e.Sha256}  {e.Path}";
+    /// <summary>A sha256sum line; like coreutils, a name with '\\' or a newline is escaped and the line starts with '\\'.</summary>
+    public static string Format(ManifestEntry e) =>
+        e.Path.AsSpan().IndexOfAny('\\', '\n') < 0
+            ? $"{e.Sha256}  {e.Path}"
+            : $"\\{e.Sha256}  {e.Path.Replace("\\", "\\\\").Replace("\n", "\\n")}";
 }

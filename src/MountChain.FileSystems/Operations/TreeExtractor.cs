@@ -16,6 +16,7 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
 {
     private long _files, _bytes;
     private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];
+    private readonly HashSet<ulong> _ancestors = [];
 
     public ExtractProgress Totals => new(_files, _bytes);
 
@@ -37,12 +38,15 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
         switch (entry.Type)
         {
             case FsEntryType.Directory:
+                if (!_ancestors.Add(entry.Id))
+                    throw new FileSystemCorruptException($"{entry.Path}: directory contains itself (the tree loops)");
                 Directory.CreateDirectory(destination);
                 foreach (var child in fs.List(entry))
                 {
                     if (child.StreamName != null) continue;
                     ExtractOne(child, Path.Combine(destination, SafeName(child.Name, child.Path)), depth + 1);
                 }
+                _ancestors.Remove(entry.Id);
                 ApplyMode(destination, entry);
                 _directoryTimes.Add((destination, entry));
                 break;

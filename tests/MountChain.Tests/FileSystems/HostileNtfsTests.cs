@@ -111,6 +111,31 @@ public sealed class HostileNtfsTests : IDisposable
         AssertRefused("loops", "ls", Image, "p0:/", "-r");
     }
 
+    [FileSystemToolsFact("mkntfs", "ntfs-3g", NeedsRootAndFuse = true)]
+    public void Directory_entry_pointing_at_its_own_directory_is_refused_by_ls_hash_and_extract()
+    {
+        var ntfs = Fresh();
+        string mnt = Path.Combine(_dir, "mnt");
+        Directory.CreateDirectory(mnt);
+        Shell.Bash($"ntfs-3g {Image} {mnt} && mkdir -p {mnt}/sub/inner && echo x > {mnt}/sub/file && umount {mnt}");
+        var root = Shell.MountChain("ls", Image, "p0:/", "--json");
+        ulong sub = System.Text.Json.JsonDocument.Parse(root.Stdout).RootElement.EnumerateArray()
+            .Single(e => e.GetProperty("name").GetString() == "sub").GetProperty("id").GetUInt64();
+        // In sub's $INDEX_ROOT, the entry "inner" now names sub itself.
+        var rec = NtfsImagePatcher.ReadAt(Image, ntfs.RecordOffset((int)sub), ntfs.RecordSize);
+        NtfsImagePatcher.Fixups(rec, protect: false);
+        int key = rec.AsSpan().IndexOf(System.Text.Encoding.Unicode.GetBytes("inner"));
+        Assert.True(key > 0);
+        int entry = key - 0x42 - 0x10;
+        ushort seq = BinaryPrimitives.ReadUInt16LittleEndian(rec.AsSpan(0x10));
+        BinaryPrimitives.WriteUInt64LittleEndian(rec.AsSpan(entry), sub | (ulong)seq << 48);
+        NtfsImagePatcher.Fixups(rec, protect: true);
+        NtfsImagePatcher.WriteAt(Image, ntfs.RecordOffset((int)sub), rec);
+        AssertRefused("the tree loops", "ls", Image, "p0:/", "-r");
+        AssertRefused("the tree loops", "files-hash", Image);
+        AssertRefused("the tree loops", "extract", Image, "p0:/", Path.Combine(_dir, "out"));
+    }
+
     [FileSystemToolsFact("mkntfs")]
     public void Broken_boot_sector_geometry_is_refused()
     {

@@ -98,6 +98,7 @@ public sealed class PartitionTableTests : IDisposable
         NtfsImagePatcher.WriteAt(Disk, 512 + 40, new byte[] { 0x99 }); // primary header: CRC no longer matches
         var vols = Volumes(Disk);
         Assert.Equal(2, vols.Length);
+        Assert.Contains("warning", Shell.MountChain("volumes", Disk).Stderr);
         Assert.Equal(view[2].Start, vols[1].GetProperty("offset").GetInt64());
         long size = new FileInfo(Disk).Length;
         NtfsImagePatcher.WriteAt(Disk, size - 512 + 40, new byte[] { 0x99 }); // and the backup at the last LBA

@@ -59,6 +59,7 @@ public sealed class PopulatedNtfsImage : IDisposable
         echo party > $'\xf0\x9f\x8e\x89party.txt'
         echo private > $'\xee\x80\x80private.txt'
         echo upper > Zeta.txt
+        echo backslash > 'back\slash.txt'
         # a deep path
         p=deep; for i in $(seq 1 30); do p=$p/level$i; done; mkdir -p $p && echo bottom > $p/bottom.txt
         # a file with many alternate data streams (pushes attributes into extension records)

@@ -95,7 +95,7 @@ public sealed class ServeCommandTests
     }
 
     [Fact]
-    public async Task Serve_with_write_on_a_raw_image_explains_that_the_redo_log_needs_a_vmdk_chain()
+    public async Task Serve_with_write_on_a_raw_image_explains_that_a_vmdk_chain_is_needed()
     {
         using var dir = new TempDirectory();
         string image = dir.RandomImage("disk.raw", 65536);
@@ -104,6 +104,7 @@ public sealed class ServeCommandTests
         await process.WaitForExitAsync();
         Assert.Equal(2, process.ExitCode);
         Assert.Equal($"mountchain: {image}: --write needs a VMDK chain (a raw image has no redo log to write into)", stderr.Trim());
+        Assert.Single(Directory.GetFiles(Path.GetDirectoryName(image)!)); // no redo log was created
     }
 
     [Fact]
