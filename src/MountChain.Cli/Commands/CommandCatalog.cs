@@ -8,5 +8,6 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         foreach (var c in ChainCommands.Create()) yield return c;
+        foreach (var c in BenchCommands.Create()) yield return c;
     }
 }
