@@ -57,6 +57,8 @@ public static class BenchCommands
             self.Refresh();
             double cpuSeconds = (self.TotalProcessorTime - cpuBefore).TotalSeconds;
             long peakRss = self.PeakWorkingSet64;
+            long gcCommitted = GC.GetTotalAllocatedBytes(precise: true); int gcCount = GC.CollectionCount(0);
+            long mapRuns = disk.Device is Core.Chain.GenerationDevice g ? g.Map.CachedRuns : 0;
             // The same again with everything jitted: separates the chain's own open cost from JIT.
             clock.Restart();
             using (var again = source.Open(parse))
@@ -65,14 +67,14 @@ public static class BenchCommands
             var report = new BenchReport(disk.SourcePath, disk.Generation, disk.Chain?.Links.Count ?? 1, m, bytes, m == "random" ? t : 1,
                 result.Reads, result.Bytes, Math.Round(result.Seconds, 4), Math.Round(result.Reads / result.Seconds),
                 Math.Round(result.Bytes / result.Seconds / 1e9, 3), Math.Round(openMs, 3), Math.Round(firstReadMs, 3),
-                Math.Round(warmOpenMs, 3), Math.Round(cpuSeconds, 3), Math.Round(result.Reads / Math.Max(cpuSeconds, 1e-9)), peakRss);
+                Math.Round(warmOpenMs, 3), Math.Round(cpuSeconds, 3), Math.Round(result.Reads / Math.Max(cpuSeconds, 1e-9)), peakRss, gcCommitted, gcCount, mapRuns);
             if (parse.GetValue(json)) Json.Write(report);
             else
             {
                 Console.WriteLine($"{report.File} generation {report.Generation} ({report.Links} links), {m} {bytes}-byte reads, {report.Threads} thread(s)");
                 Console.WriteLine($"  open: {report.OpenMs} ms   open + first read: {report.OpenFirstReadMs} ms (again, jitted: {report.WarmOpenFirstReadMs} ms)");
                 Console.WriteLine($"  {report.Reads} reads, {Progress.FormatBytes(report.Bytes)} in {report.Seconds} s: {report.Iops} IOPS, {report.GigabytesPerSecond} GB/s; {report.CpuSeconds} s CPU ({report.ReadsPerCpuSecond} reads per CPU second)");
-                Console.WriteLine($"  peak RSS: {Progress.FormatBytes(report.PeakRssBytes)}");
+                Console.WriteLine($"  peak RSS: {Progress.FormatBytes(report.PeakRssBytes)} (allocated in all: {Progress.FormatBytes(report.AllocatedBytes)} in {report.Gen0Collections} gen0 GCs; grain map: {report.MapRuns} runs cached)");
             }
             return ExitCodes.Success;
         });
@@ -137,5 +139,5 @@ public static class BenchCommands
 
     private sealed record BenchReport(string File, int Generation, int Links, string Mode, int ReadBytes, int Threads,
         long Reads, long Bytes, double Seconds, double Iops, double GigabytesPerSecond, double OpenMs, double OpenFirstReadMs, double WarmOpenFirstReadMs,
-        double CpuSeconds, double ReadsPerCpuSecond, long PeakRssBytes);
+        double CpuSeconds, double ReadsPerCpuSecond, long PeakRssBytes, long AllocatedBytes, int Gen0Collections, long MapRuns);
 }
