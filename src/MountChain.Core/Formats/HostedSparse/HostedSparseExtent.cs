@@ -275,12 +275,27 @@ public sealed class HostedSparseExtent : IExtent
     {
         long grainSectors = GrainSectors;
         bool compressed = IsCompressed;
+        long firstGrain = gtIndex * table.Length;
+        int lastIndex = (int)((gtEnd - 1) / grainSectors - firstGrain);
         while (pos < gtEnd)
         {
             long grain = pos / grainSectors;
+            int i = (int)(grain - firstGrain);
             long grainStart = grain * grainSectors;
-            long pieceEnd = Math.Min(gtEnd, grainStart + grainSectors);
-            uint e = table[grain - gtIndex * table.Length];
+            uint e = table[i];
+            // Take the following grains that resolve the same way in one step (what Append would
+            // merge anyway): runs of 0 or 1 entries (vectorised scan), or file-contiguous data grains.
+            int last = i;
+            if (e <= 1)
+            {
+                int k = table.AsSpan(i + 1, lastIndex - i).IndexOfAnyExcept(e);
+                last = k < 0 ? lastIndex : i + k;
+            }
+            else if (!compressed)
+            {
+                while (last < lastIndex && table[last + 1] == (long)table[last] + grainSectors) last++;
+            }
+            long pieceEnd = Math.Min(gtEnd, (firstGrain + last + 1) * grainSectors);
             ExtentPiece piece = e switch
             {
                 0 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Unallocated),
