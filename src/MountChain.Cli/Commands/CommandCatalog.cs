@@ -7,7 +7,9 @@ public static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
-        foreach (var c in ChainCommands.Create()) yield return c;
-        foreach (var c in BenchCommands.Create()) yield return c;
+        foreach (var command in ChainCommands.Create()) yield return command;
+        foreach (var command in MountCommands.Create()) yield return command;
+        foreach (var command in ServeCommands.Create()) yield return command;
+        foreach (var command in BenchCommands.Create()) yield return command;
     }
 }

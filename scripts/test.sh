@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs MountChain's whole test suite (installs what it needs first; run as root so the FUSE,
+# loop-device and file-system tests run) and ends with one line "N passed, N failed[, N skipped]".
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh" || exit 1
+modprobe fuse 2>/dev/null || true
+modprobe loop 2>/dev/null || true
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+cd "$root"
+dotnet build MountChain.sln -c Release -v q -nologo || { echo "0 passed, 1 failed"; exit 1; }
+dotnet test tests/MountChain.Tests -c Release --no-build -nologo \
+  --logger "trx;LogFileName=$results/results.trx" --logger "console;verbosity=minimal" "$@"
+rc=$?
+trx=$results/results.trx
+if [ ! -f "$trx" ]; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+passed=$(grep -o 'outcome="Passed"' "$trx" | wc -l)
+failed=$(grep -o 'outcome="Failed"' "$trx" | wc -l)
+skipped=$(grep -o 'outcome="NotExecuted"' "$trx" | wc -l)
+line="$passed passed, $failed failed"
+[ "$skipped" -gt 0 ] && line="$line, $skipped skipped"
+echo "$line"
+[ "$rc" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

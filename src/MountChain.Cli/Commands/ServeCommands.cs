@@ -1,0 +1,100 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using MountChain.Cli.Infrastructure;
+using MountChain.Nbd.Server;
+
+namespace MountChain.Cli.Commands;
+
+/// <summary><c>mountchain serve</c>: export a generation over NBD until SIGINT/SIGTERM.</summary>
+public static class ServeCommands
+{
+    public static IEnumerable<Command> Create()
+    {
+        yield return CreateServe();
+    }
+
+    private static Command CreateServe()
+    {
+        var command = new Command("serve", "Export a generation (or a raw image) over NBD until interrupted (SIGINT/SIGTERM)");
+        var source = new DiskSource().AddTo(command);
+        var listen = new Option<string?>("--listen") { Description = $"TCP address HOST:PORT to listen on (default 127.0.0.1:{NbdServerOptions.DefaultPort}; port 0 picks a free one)" };
+        var socketPath = new Option<string?>("--socket") { Description = "Listen on this Unix socket path instead of TCP" };
+        var exportName = new Option<string>("--export-name") { Description = "Export name clients ask for (the default empty name is always accepted)", DefaultValueFactory = _ => "" };
+        var write = new Option<bool>("--write") { Description = "Accept writes (into a redo log; the disk files are never written)" };
+        var redo = new Option<FileInfo?>("--redo") { Description = "Redo log file for --write" };
+        command.Options.Add(listen);
+        command.Options.Add(socketPath);
+        command.Options.Add(exportName);
+        command.Options.Add(write);
+        command.Options.Add(redo);
+
+        command.SetAction(parse =>
+        {
+            string? listenText = parse.GetValue(listen);
+            string? socket = parse.GetValue(socketPath);
+            if (listenText != null && socket != null) throw new UsageException("--listen and --socket exclude each other");
+            if (parse.GetValue(redo) != null && !parse.GetValue(write)) throw new UsageException("--redo needs --write");
+            if (parse.GetValue(write)) throw new UsageException("writable serving needs a redo log (not yet available)");
+
+            EndPoint endpoint = socket != null
+                ? new UnixDomainSocketEndPoint(Path.GetFullPath(socket))
+                : ParseListen(listenText ?? $"127.0.0.1:{NbdServerOptions.DefaultPort}");
+
+            using var disk = source.Open(parse);
+            string name = parse.GetValue(exportName) ?? "";
+            var server = new NbdServer(disk.Device, new NbdServerOptions
+            {
+                Endpoints = [endpoint],
+                ExportName = name,
+                Description = $"{Path.GetFileName(disk.SourcePath)} generation {disk.Generation}",
+                ReadOnly = true,
+                TopGeneration = disk.Chain != null ? disk.Generation : null,
+                Log = line => Console.Error.WriteLine($"mountchain: {line}"),
+            });
+
+            using var stop = new CancellationTokenSource();
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            server.Start();
+            Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation} on {Uri(server.BoundEndpoints[0], name)}");
+            Console.Out.Flush();
+            server.RunAsync(stop.Token).GetAwaiter().GetResult();
+            return ExitCodes.Success;
+
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true; // we shut down ourselves: finish requests, flush, close
+                stop.Cancel();
+            }
+        });
+        return command;
+    }
+
+    /// <summary>HOST:PORT, [IPv6]:PORT or a host name such as localhost.</summary>
+    internal static IPEndPoint ParseListen(string text)
+    {
+        int colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out int port) || port is < 0 or > 65535)
+            throw new UsageException($"--listen {text}: expected HOST:PORT");
+        string host = text[..colon].Trim('[', ']');
+        if (IPAddress.TryParse(host, out var address)) return new IPEndPoint(address, port);
+        var addresses = Dns.GetHostAddresses(host);
+        if (addresses.Length == 0) throw new UsageException($"--listen {text}: host {host} has no address");
+        return new IPEndPoint(addresses.FirstOrDefault(a => a.AddressFamily == AddressFamily.InterNetwork) ?? addresses[0], port);
+    }
+
+    /// <summary>The NBD URI a client would use (nbd:// or nbd+unix://, as in the NBD URI specification).</summary>
+    internal static string Uri(EndPoint endpoint, string exportName)
+    {
+        string export = System.Uri.EscapeDataString(exportName);
+        return endpoint switch
+        {
+            UnixDomainSocketEndPoint unix => $"nbd+unix:///{export}?socket={unix}",
+            IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"nbd://[{ip.Address}]:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
+            IPEndPoint ip => $"nbd://{ip.Address}:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
+            _ => endpoint.ToString()!,
+        };
+    }
+}

@@ -1,0 +1,46 @@
+using System.Net;
+
+namespace MountChain.Nbd.Server;
+
+/// <summary>What an <see cref="NbdServer"/> listens on and how it presents its one export.</summary>
+public sealed record NbdServerOptions
+{
+    /// <summary>The default NBD port (IANA, proto.md "Newstyle negotiation").</summary>
+    public const int DefaultPort = 10809;
+
+    /// <summary>Where to listen: <see cref="IPEndPoint"/> (port 0 picks a free port) or <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/>.</summary>
+    public IReadOnlyList<EndPoint> Endpoints { get; init; } = [new IPEndPoint(IPAddress.Loopback, DefaultPort)];
+
+    /// <summary>Name clients ask for; the empty "default export" name is always accepted too.</summary>
+    public string ExportName { get; init; } = "";
+
+    /// <summary>Human-readable text shown by NBD_OPT_LIST and NBD_INFO_DESCRIPTION (e.g. by nbdinfo).</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Refuse writes even when the device could take them (NBD_FLAG_READ_ONLY, EPERM).</summary>
+    public bool ReadOnly { get; init; }
+
+    /// <summary>
+    /// Generation index of the top of the presented device. A Zero extent served by another generation
+    /// is a hole in the top, so base:allocation reports it HOLE|ZERO; null: Zero extents report ZERO only.
+    /// </summary>
+    public int? TopGeneration { get; init; }
+
+    /// <summary>Where one-line diagnostics go (malformed client traffic, I/O errors). Default: stderr.</summary>
+    public Action<string> Log { get; init; } = line => Console.Error.WriteLine(line);
+
+    /// <summary>Byte budget of requests being served at once on one connection (back-pressure on pipelined clients).</summary>
+    public int MaxInFlightBytesPerConnection { get; init; } = 64 * 1024 * 1024;
+
+    /// <summary>A client must finish option haggling within this time, so a silent peer cannot hold a connection forever.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Answer a structured READ of a range the device reports as all holes/zeros with one OFFSET_HOLE chunk instead of data.</summary>
+    public bool SparseReads { get; init; } = true;
+
+    /// <summary>On shutdown, how long connections get to finish their requests before their sockets are closed under them.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>SO_SNDBUF / SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning.</summary>
+    public int SocketBufferSize { get; init; }
+}
