@@ -23,7 +23,7 @@
 #           and the whole `mountchain bench --count 1` process; qemu: whole
 #           `qemu-io -r -c 'read 0 4k' cN.vmdk` process.
 #   rss     peak RSS (/usr/bin/time %M) of `cat`, of the random bench, and of qemu's convert.
-#   serve   deepest chain only: `mountchain serve --socket` vs `qemu-nbd -r -k`, each read whole by
+#   serve   deepest chain only: `mountchain serve --socket` vs `qemu-nbd -r -t -k`, each read whole by
 #           `nbdcopy --connections=1 SOCKET null:` (same client load); wall time and server VmHWM.
 #   cpu     CPU seconds (user+sys) of `cat`: the machine may be shared, wall time then overstates.
 set -euo pipefail
@@ -80,7 +80,7 @@ serve() { # label, server command... (the server must create $sock)
 if command -v nbdcopy >/dev/null && command -v qemu-nbd >/dev/null; then
   sock=$dir/e2e.sock
   serve "serve-ours $maxdepth" "$mc" serve "$chain/c$maxdepth.vmdk" --socket "$sock"
-  serve "serve-qemu $maxdepth" qemu-nbd -r -f vmdk -k "$sock" "$chain/c$maxdepth.vmdk"
+  serve "serve-qemu $maxdepth" qemu-nbd -r -t -f vmdk -k "$sock" "$chain/c$maxdepth.vmdk"
   rm -f "$sock"
 fi
 python3 - "$dir" "$depths" "$nqemu" <<'PY'
