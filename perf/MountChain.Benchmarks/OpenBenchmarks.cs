@@ -14,7 +14,11 @@ public class OpenBenchmarks
     public int Depth { get; set; }
 
     [GlobalSetup]
-    public void Setup() => _path = Fixture.ChainTop(Depth);
+    public void Setup()
+    {
+        Fixture.WarmPageCache(Depth);
+        _path = Fixture.ChainTop(Depth);
+    }
 
     [Benchmark(Description = "Chain open")]
     public int Open()

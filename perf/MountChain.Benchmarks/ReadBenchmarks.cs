@@ -26,6 +26,7 @@ public class ReadBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        Fixture.WarmPageCache(Depth);
         _chain = VmdkChain.Open(Fixture.ChainTop(Depth));
         _device = _chain.OpenGeneration(_chain.TopGeneration);
         var random = new Random(42);
