@@ -84,7 +84,8 @@ public static class LinkOpener
     private static Link Assemble(string path, VmdkDescriptor descriptor, HostedSparseExtent? selfSparse, List<string> warnings)
     {
         string directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
-        string selfCanonical = PathInspection.Canonical(path);
+        string selfFull = System.IO.Path.GetFullPath(path);
+        string? selfCanonical = null; // realpath only when the names differ (saves syscalls per link)
         var extents = new List<IExtent>();
         bool selfUsed = false;
         try
@@ -102,7 +103,8 @@ public static class LinkOpener
                 switch (line.Type)
                 {
                     case ExtentType.Sparse:
-                        if (selfSparse is not null && !selfUsed && PathInspection.Canonical(file) == selfCanonical)
+                        if (selfSparse is not null && !selfUsed &&
+                            (file == selfFull || PathInspection.Canonical(file) == (selfCanonical ??= PathInspection.Canonical(path))))
                         {
                             if (selfSparse.Sectors != line.Sectors)
                                 throw new CorruptMetadataException(path, $"header capacity {selfSparse.Sectors} sectors differs from the descriptor's extent size {line.Sectors}");

@@ -10,8 +10,8 @@ namespace MountChain.Core.Chain;
 /// </summary>
 internal sealed class ParentResolver(ChainOpenOptions options)
 {
-    /// <summary>Opens the parent of <paramref name="child"/>; <paramref name="visited"/> holds canonical paths already in the chain.</summary>
-    public (Link Parent, string? Warning) OpenParent(Link child, IReadOnlyCollection<string> chainDirectories, ISet<string> visited)
+    /// <summary>Opens the parent of <paramref name="child"/>; <paramref name="visited"/> holds canonical paths already in the chain. Also returns the parent's canonical path.</summary>
+    public (Link Parent, string? Warning, string Canonical) OpenParent(Link child, IReadOnlyCollection<string> chainDirectories, ISet<string> visited)
     {
         string hint = child.Descriptor.ParentFileNameHint!;
         var looked = new List<string>();
@@ -32,12 +32,12 @@ internal sealed class ParentResolver(ChainOpenOptions options)
 
             var parent = LinkOpener.Open(candidate);
             string? problem = Validate(child, parent, out bool cidOnly, out string? warning);
-            if (problem is null) return (parent, warning);
+            if (problem is null) return (parent, warning, canonical);
             parent.Dispose();
             if (cidOnly && options.IgnoreCid)
             {
                 // Forensic override (design.md rule 5): accept the first existing candidate anyway.
-                return (LinkOpener.Open(candidate), $"CID check overridden: {problem}");
+                return (LinkOpener.Open(candidate), $"CID check overridden: {problem}", canonical);
             }
             firstMismatch ??= new ChainMismatchException(child.Path, problem);
         }

@@ -49,10 +49,10 @@ public sealed class VmdkChain : IDisposable
             {
                 if (links.Count >= options.MaxDepth)
                     throw new ChainMismatchException(path, $"chain is deeper than {options.MaxDepth} links (cycle or absurd depth)");
-                var (parent, warning) = resolver.OpenParent(current, directories, visited);
+                var (parent, warning, canonical) = resolver.OpenParent(current, directories, visited);
                 links.Add(parent);
                 if (warning is not null) warnings.Add($"{current.Path}: {warning}");
-                visited.Add(PathInspection.Canonical(parent.Path));
+                visited.Add(canonical);
                 string dir = Path.GetDirectoryName(Path.GetFullPath(parent.Path))!;
                 if (!directories.Contains(dir)) directories.Add(dir);
                 current = parent;

@@ -9,20 +9,22 @@ public static partial class PathInspection
 
     public static Kind Inspect(string path)
     {
+        // One stat(2) answers everything on Linux (opening a deep chain inspects every link twice).
+        if (StatMode(path) is uint known) return KindOf(known);
         if (Directory.Exists(path)) return Kind.Directory;
         if (!File.Exists(path)) return Kind.Missing;
         if (OperatingSystem.IsWindows()) return Kind.RegularFile;
         // FileInfo reports device nodes as "Normal" on Linux, so ask stat(2) for the file type.
-        uint? mode = StatMode(path);
-        return (mode & 0xF000) switch
-        {
-            null => Kind.RegularFile,
-            0x8000 => Kind.RegularFile,
-            0x4000 => Kind.Directory,
-            0x6000 or 0x2000 => Kind.Device,
-            _ => Kind.Other,
-        };
+        return StatMode(path) is uint mode ? KindOf(mode) : Kind.RegularFile;
     }
+
+    private static Kind KindOf(uint mode) => (mode & 0xF000) switch
+    {
+        0x8000 => Kind.RegularFile,
+        0x4000 => Kind.Directory,
+        0x6000 or 0x2000 => Kind.Device,
+        _ => Kind.Other,
+    };
 
     /// <summary>st_mode of a path (following symlinks), or null where we do not know the struct layout.</summary>
     private static unsafe uint? StatMode(string path)

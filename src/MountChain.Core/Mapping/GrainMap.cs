@@ -48,7 +48,9 @@ public sealed class GrainMap
         var region = Volatile.Read(ref _regions[index]);
         if (region is not null)
         {
-            region.Referenced = true;
+            // Write only when clear: an unconditional store from every reader thread would bounce
+            // the region's cache line between cores on each read.
+            if (!region.Referenced) region.Referenced = true;
             return region;
         }
         var built = Build(index);

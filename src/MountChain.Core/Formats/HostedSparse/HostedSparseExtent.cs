@@ -169,10 +169,16 @@ public sealed class HostedSparseExtent : IExtent
         uint gde = _gd[index];
         if (gde == 0) return null;
         var table = new uint[Header.NumGtesPerGt];
-        FileOpening.ReadExactly(Handle!, System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()), (long)gde * 512, FilePath!);
-        CheckGrainTable(index, table);
+        LoadGrainTable(index, gde, table);
         _lastTable = new CachedTable(index, table);
         return table;
+    }
+
+    /// <summary>Reads and checks grain table <paramref name="index"/> (GD entry <paramref name="gde"/>) into <paramref name="table"/>.</summary>
+    private void LoadGrainTable(long index, uint gde, uint[] table)
+    {
+        FileOpening.ReadExactly(Handle!, System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()), (long)gde * 512, FilePath!);
+        CheckGrainTable(index, table);
     }
 
     /// <summary>Hazards 1–3 of format doc §10.2 for one table: past EOF, inside metadata, GTE 1 without the flag, overlaps.</summary>
@@ -233,30 +239,74 @@ public sealed class HostedSparseExtent : IExtent
         {
             long gtIndex = pos / gtCoverage;
             long gtEnd = Math.Min(end, (gtIndex + 1) * gtCoverage);
-            uint[]? table = ReadGrainTable(gtIndex);
-            if (table is null)
+            uint gde = _gd[gtIndex];
+            if (gde == 0)
             {
                 Append(output, new ExtentPiece(pos, gtEnd - pos, PieceKind.Unallocated));
                 pos = gtEnd;
                 continue;
             }
-            while (pos < gtEnd)
+            // Mapping reads each table once per region build: a pooled buffer instead of a new
+            // array per table keeps a cold pass over a deep chain from allocating megabytes.
+            var cached = _lastTable;
+            if (cached is not null && cached.Index == gtIndex)
             {
-                long grain = pos / GrainSectors;
-                long grainStart = grain * GrainSectors;
-                long pieceEnd = Math.Min(gtEnd, grainStart + GrainSectors);
-                uint e = table[grain - gtIndex * table.Length];
-                ExtentPiece piece = e switch
-                {
-                    0 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Unallocated),
-                    1 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Zero),
-                    _ when IsCompressed => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Compressed, (long)e * 512, grainStart),
-                    _ => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Data, (long)e * 512 + (pos - grainStart) * 512),
-                };
-                Append(output, piece);
-                pos = pieceEnd;
+                pos = MapTable(cached.Entries, gtIndex, pos, gtEnd, output);
+                continue;
+            }
+            int entries = (int)Header.NumGtesPerGt;
+            uint[] rented = ArrayPool<uint>.Shared.Rent(entries);
+            // Rent may hand out a longer array; the table logic needs its exact length.
+            uint[] table = rented.Length == entries ? rented : new uint[entries];
+            try
+            {
+                LoadGrainTable(gtIndex, gde, table);
+                pos = MapTable(table, gtIndex, pos, gtEnd, output);
+            }
+            finally
+            {
+                ArrayPool<uint>.Shared.Return(rented);
             }
         }
+    }
+
+    /// <summary>Appends the pieces of [pos, gtEnd) described by grain table <paramref name="gtIndex"/>; returns gtEnd.</summary>
+    private long MapTable(uint[] table, long gtIndex, long pos, long gtEnd, List<ExtentPiece> output)
+    {
+        long grainSectors = GrainSectors;
+        bool compressed = IsCompressed;
+        long firstGrain = gtIndex * table.Length;
+        int lastIndex = (int)((gtEnd - 1) / grainSectors - firstGrain);
+        while (pos < gtEnd)
+        {
+            long grain = pos / grainSectors;
+            int i = (int)(grain - firstGrain);
+            long grainStart = grain * grainSectors;
+            uint e = table[i];
+            // Take the following grains that resolve the same way in one step (what Append would
+            // merge anyway): runs of 0 or 1 entries (vectorised scan), or file-contiguous data grains.
+            int last = i;
+            if (e <= 1)
+            {
+                int k = table.AsSpan(i + 1, lastIndex - i).IndexOfAnyExcept(e);
+                last = k < 0 ? lastIndex : i + k;
+            }
+            else if (!compressed)
+            {
+                while (last < lastIndex && table[last + 1] == (long)table[last] + grainSectors) last++;
+            }
+            long pieceEnd = Math.Min(gtEnd, (firstGrain + last + 1) * grainSectors);
+            ExtentPiece piece = e switch
+            {
+                0 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Unallocated),
+                1 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Zero),
+                _ when compressed => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Compressed, (long)e * 512, grainStart),
+                _ => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Data, (long)e * 512 + (pos - grainStart) * 512),
+            };
+            Append(output, piece);
+            pos = pieceEnd;
+        }
+        return pos;
     }
 
     /// <summary>Appends, merging with the previous piece when they continue each other.</summary>
