@@ -277,7 +277,7 @@ public static class MountCommands
         if (!entry.FileSystemType.StartsWith("fuse", StringComparison.Ordinal))
             throw new IOException($"{mountPoint}: not a FUSE mount ({entry.FileSystemType})");
 
-        // A server that died leaves a mount whose every access fails (ENOTCONN): detach it.
+        // A server that died leaves a mount whose every access fails (ENOTCONN/ECONNABORTED): detach it.
         bool stale = (pid is not null && !serverAlive) || IsDisconnected(mountPoint);
         var result = Unmounter.Unmount(mountPoint, lazy || stale);
         switch (result.Outcome)
@@ -304,7 +304,9 @@ public static class MountCommands
         }
         catch (IOException e)
         {
-            return e.Message.Contains("not connected", StringComparison.OrdinalIgnoreCase);
+            // ENOTCONN once the kernel noticed the dead server; ECONNABORTED while it is still tearing down.
+            return e.Message.Contains("not connected", StringComparison.OrdinalIgnoreCase) ||
+                   e.Message.Contains("connection abort", StringComparison.OrdinalIgnoreCase);
         }
         catch (UnauthorizedAccessException)
         {
