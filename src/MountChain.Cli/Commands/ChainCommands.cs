@@ -118,12 +118,25 @@ public static class ChainCommands
         {
             using var disk = source.Open(parse);
             var output = parse.GetValue(target)!;
-            if (PathsEqual(output.FullName, disk.SourcePath))
-                throw new UsageException($"{output.FullName}: refusing to overwrite the input");
+            if (InputFiles(disk).Any(input => PathsEqual(output.FullName, input)))
+                throw new UsageException($"{output.FullName}: refusing to overwrite an input file of the chain");
             RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet));
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Every file the opened disk reads: descriptors and extent files of each link, or the raw image.</summary>
+    private static IEnumerable<string> InputFiles(OpenedDisk disk)
+    {
+        yield return disk.SourcePath;
+        if (disk.Chain is null) yield break;
+        foreach (var link in disk.Chain.Links)
+        {
+            yield return link.Path;
+            foreach (var extent in link.Extents)
+                if (extent.FilePath is not null) yield return extent.FilePath;
+        }
     }
 
     private static bool PathsEqual(string a, string b) =>

@@ -80,6 +80,17 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
     }
 
     [QemuFact]
+    public void Convert_refuses_to_overwrite_a_parent_link_of_the_chain()
+    {
+        var chain = cache.Get(Spec);
+        var before = Hashing.Sha256File(chain.Files[0]);
+        var r = CliRunner.RunProcess("convert", "-q", "-g", "1", chain.Top, chain.Files[0]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("refusing to overwrite an input file", r.Stderr);
+        Assert.Equal(before, Hashing.Sha256File(chain.Files[0]));
+    }
+
+    [QemuFact]
     public void Map_json_agrees_with_qemu_img_map()
     {
         var chain = cache.Get(Spec);
