@@ -294,8 +294,7 @@ public sealed class SparseExtentWriter : IDisposable
         if (unclean) _repairs.Insert(0, "uncleanShutdown was set: the log was not closed cleanly; tables reconciled");
         _sessionStarted = true; // the header is (or will be) marked unclean while we repair
         if (!unclean) WriteHeader(unclean: true);
-        _file.Sync();
-        FlushMetadataLocked(alreadySynced: true);
+        FlushMetadataLocked();
         if (unclean && fileLength > next * 512)
         {
             _repairs.Add($"dropped {fileLength - next * 512} bytes of orphan grain data at the tail (written but never referenced)");
@@ -655,9 +654,7 @@ public sealed class SparseExtentWriter : IDisposable
             if (epoch == _flushedEpoch && !metadata) return;
             try
             {
-                // Only entries whose data write already returned are in memory, so the barrier covers them.
-                _file.Sync();
-                FlushMetadataLocked(alreadySynced: true);
+                FlushMetadataLocked();
                 _flushedEpoch = epoch;
             }
             catch (Exception e)
@@ -670,11 +667,18 @@ public sealed class SparseExtentWriter : IDisposable
         }
     }
 
-    /// <summary>Writes the dirty GTs (primary, then redundant) and GD/RGD, then a barrier. The data barrier must already be done.</summary>
-    private void FlushMetadataLocked(bool alreadySynced)
+    /// <summary>
+    /// Design rule 4 in one place: snapshot the dirty GTs, barrier (fdatasync) for the grain data, then
+    /// write the snapshot (primary, then redundant tables, and GD/RGD), barrier. The snapshot is taken
+    /// before the data barrier on purpose: an entry is published only after its data write returned,
+    /// so every entry in the snapshot has its data covered by the first barrier; entries published
+    /// while we sync mark their table dirty again and wait for the next flush.
+    /// </summary>
+    private void FlushMetadataLocked()
     {
         int[] tables;
         bool gd;
+        byte[] buffer;
         lock (_dirtyLock)
         {
             tables = _dirtyList.ToArray();
@@ -682,12 +686,8 @@ public sealed class SparseExtentWriter : IDisposable
             foreach (int t in tables) _gtDirty[t] = false;
             gd = _gdDirty;
             _gdDirty = false;
-        }
-        if (tables.Length == 0 && !gd) return;
-        Array.Sort(tables);
-        try
-        {
-            byte[] buffer = new byte[tables.Length * _gtBytes];
+            Array.Sort(tables);
+            buffer = new byte[tables.Length * _gtBytes];
             for (int i = 0; i < tables.Length; i++)
             {
                 var dest = MemoryMarshal.Cast<byte, uint>(buffer.AsSpan(i * _gtBytes, _gtBytes));
@@ -695,6 +695,11 @@ public sealed class SparseExtentWriter : IDisposable
                     dest[k] = BitConverter.IsLittleEndian ? Volatile.Read(ref _gte[tables[i] * _gtesPerGt + k])
                         : BinaryPrimitives.ReverseEndianness(Volatile.Read(ref _gte[tables[i] * _gtesPerGt + k]));
             }
+        }
+        try
+        {
+            _file.Sync();
+            if (tables.Length == 0 && !gd) return;
             WriteTables(_gd, tables, buffer);
             if (gd) WriteDirectory(_gd, _header.GdOffset);
             if (_rgd is not null)
