@@ -86,9 +86,7 @@ public sealed class OpenedDisk : IDisposable
         var chain = VmdkChain.Open(path, options);
         try
         {
-            int g = generation ?? chain.TopGeneration;
-            if (g < 0 || g > chain.TopGeneration)
-                throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
+            int g = ResolveGeneration(path, chain, generation);
             return new OpenedDisk(path, chain.OpenGeneration(g), chain, g);
         }
         catch
@@ -107,9 +105,7 @@ public sealed class OpenedDisk : IDisposable
         var chain = VmdkChain.Open(path, options);
         try
         {
-            int g = generation ?? chain.TopGeneration;
-            if (g < 0 || g > chain.TopGeneration)
-                throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
+            int g = ResolveGeneration(path, chain, generation);
             var device = RedoLog.OpenOrCreateFor(chain, g, redoPath);
             return new OpenedDisk(path, device, chain, g) { RedoLogPath = device.Log.Path };
         }
@@ -118,6 +114,15 @@ public sealed class OpenedDisk : IDisposable
             chain.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The generation asked for (default: the file given), checked against the chain.</summary>
+    private static int ResolveGeneration(string path, VmdkChain chain, int? generation)
+    {
+        int g = generation ?? chain.TopGeneration;
+        if (g < 0 || g > chain.TopGeneration)
+            throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
+        return g;
     }
 
     public void Dispose()
