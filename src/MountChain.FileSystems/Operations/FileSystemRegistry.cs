@@ -14,6 +14,9 @@ public static class FileSystemRegistry
     {
         ["ntfs"] = volume => new NtfsFileSystem(volume),
         ["xfs"] = volume => Xfs.XfsFileSystem.Open(volume),
+        ["ext2"] = volume => Ext.ExtFileSystem.Open(volume),
+        ["ext3"] = volume => Ext.ExtFileSystem.Open(volume),
+        ["ext4"] = volume => Ext.ExtFileSystem.Open(volume),
     };
 
     private static readonly Lock Gate = new();
