@@ -12,6 +12,7 @@ packages=(
   fuse3                         
   libvmdk-utils sleuthkit       
   ntfs-3g xfsprogs e2fsprogs mtools dosfstools fdisk util-linux attr
+  lvm2                          # pvcreate/vgcreate/lvcreate/vgcfgrestore for the LVM fixtures
   openssl time procps kmod fio bc python3
 )
 need=()

@@ -19,6 +19,8 @@ public sealed class FileSystemTree : IFileTree, IDisposable
     private const int VolumeBlockSize = 4096;
 
     private readonly Dictionary<string, VolumeFolder> _folders;
+    /// <summary>"pK" folders that hold LVM2 logical volumes ("pK/VG-LV") rather than a file system.</summary>
+    private readonly Dictionary<string, List<VolumeFolder>> _groups;
     private readonly BoundedCache<string, TreeEntry> _entries;
     private readonly DateTimeOffset _created;
     private int _disposed;
@@ -30,8 +32,10 @@ public sealed class FileSystemTree : IFileTree, IDisposable
     /// <param name="created">Time shown for "/" itself.</param>
     public FileSystemTree(IEnumerable<VolumeFolder> folders, DateTimeOffset created, int cacheCapacity = DefaultCacheCapacity)
     {
-        Folders = folders.OrderBy(f => f.PartitionNumber).ToList();
+        Folders = folders.OrderBy(f => f.PartitionNumber).ThenBy(f => f.Name, StringComparer.Ordinal).ToList();
         _folders = Folders.ToDictionary(f => f.Name, StringComparer.Ordinal);
+        _groups = Folders.Where(f => f.LogicalVolume != null).GroupBy(f => f.TopName)
+            .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         _entries = new BoundedCache<string, TreeEntry>(cacheCapacity, StringComparer.Ordinal);
         _created = created;
     }
@@ -49,13 +53,23 @@ public sealed class FileSystemTree : IFileTree, IDisposable
     public FileNode? Find(string path)
     {
         var p = TreePath.Normalize(path);
-        return p == TreePath.Root ? RootNode : Resolve(p)?.Node;
+        if (p == TreePath.Root) return RootNode;
+        if (_groups.ContainsKey(p[1..])) return GroupNode(p[1..]);
+        return Resolve(p)?.Node;
     }
+
+    /// <summary>The folder "pK" of an LVM2 PV partition: a plain read-only directory of its LVs.</summary>
+    private FileNode GroupNode(string name) =>
+        new(name, NodeKind.Directory, 0, 0, false, _created, EntryNodes.NodeId(_groups[name][0].PartitionNumber, 0) | 1) { UnixMode = EntryNodes.NtfsDirectoryMode };
 
     public IReadOnlyList<FileNode> List(string path)
     {
         var p = TreePath.Normalize(path);
-        if (p == TreePath.Root) return Folders.Select(f => FolderEntry(f).Node).ToList();
+        if (p == TreePath.Root)
+            return Folders.Where(f => f.LogicalVolume == null).Select(f => FolderEntry(f).Node)
+                .Concat(_groups.Keys.Select(GroupNode)).ToList();
+        if (_groups.TryGetValue(p[1..], out var lvs))
+            return lvs.Select(f => FolderEntry(f).Node with { Name = f.LogicalVolume! }).ToList();
         var directory = Resolve(p) ?? throw new FileTreeException(FileTreeError.NotFound, $"{p}: no such directory");
         if (directory.Node.Kind != NodeKind.Directory) throw new FileTreeException(FileTreeError.NotADirectory, $"{p} is not a directory");
         var fs = directory.Folder.FileSystem;
@@ -64,7 +78,7 @@ public sealed class FileSystemTree : IFileTree, IDisposable
         {
             // Streams live behind their file; names a POSIX path cannot carry are left out.
             if (child.StreamName != null || !IsShowableName(child.Name)) continue;
-            var entry = new TreeEntry(directory.Folder, child, EntryNodes.ToNode(fs, child, child.Name, directory.Folder.PartitionNumber));
+            var entry = new TreeEntry(directory.Folder, child, EntryNodes.ToNode(fs, child, child.Name, directory.Folder.NodeSpace));
             _entries.Set(TreePath.Combine(p, child.Name), entry);
             result.Add(entry.Node);
         }
@@ -98,12 +112,18 @@ public sealed class FileSystemTree : IFileTree, IDisposable
     {
         if (_entries.TryGet(path, out var cached)) return cached;
         var parts = TreePath.Split(path);
-        if (!_folders.TryGetValue(parts[0], out var folder)) return null;
-        if (parts.Length == 1) return FolderEntry(folder);
+        int skip = 1;
+        if (!_folders.TryGetValue(parts[0], out var folder))
+        {
+            // pK/VG-LV/...: a logical volume's folder inside its PV's partition folder.
+            if (parts.Length < 2 || !_folders.TryGetValue(parts[0] + "/" + parts[1], out folder)) return null;
+            skip = 2;
+        }
+        if (parts.Length == skip) return FolderEntry(folder);
         var fs = folder.FileSystem;
-        var found = fs.Lookup("/" + string.Join('/', parts.AsSpan(1)));
+        var found = fs.Lookup("/" + string.Join('/', parts.AsSpan(skip)));
         if (found is null) return null;
-        var entry = new TreeEntry(folder, found, EntryNodes.ToNode(fs, found, parts[^1], folder.PartitionNumber));
+        var entry = new TreeEntry(folder, found, EntryNodes.ToNode(fs, found, parts[^1], folder.NodeSpace));
         _entries.Set(path, entry);
         return entry;
     }
@@ -111,7 +131,7 @@ public sealed class FileSystemTree : IFileTree, IDisposable
     private static TreeEntry FolderEntry(VolumeFolder folder)
     {
         var root = folder.FileSystem.Root;
-        return new TreeEntry(folder, root, EntryNodes.ToNode(folder.FileSystem, root, folder.Name, folder.PartitionNumber));
+        return new TreeEntry(folder, root, EntryNodes.ToNode(folder.FileSystem, root, folder.LogicalVolume ?? folder.Name, folder.NodeSpace));
     }
 
     /// <summary>A name the kernel can be given: not empty, not "." or "..", no '/' or NUL (a corrupt or foreign directory entry).</summary>

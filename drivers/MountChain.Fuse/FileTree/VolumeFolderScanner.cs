@@ -1,6 +1,5 @@
 using MountChain.Core.BlockDevices;
 using MountChain.FileSystems.Operations;
-using MountChain.FileSystems.Volumes;
 
 namespace MountChain.Fuse.FileTree;
 
@@ -20,23 +19,33 @@ public static class VolumeFolderScanner
         var skipped = new List<string>();
         try
         {
+            int logicalVolumes = 0;
             foreach (var volume in DiskVolumes.Scan(disk))
             {
                 var p = volume.Partition;
-                if (p.IsExtendedContainer) continue;
+                if (volume.IsContainer) continue;
+                if (volume.LogicalVolume?.Volume.Unsupported is { } why)
+                {
+                    skipped.Add($"{volume.Name}: {why}");
+                    continue;
+                }
                 var factory = FileSystemRegistry.Find(volume.FileSystem.Kind);
                 if (factory is null)
                 {
-                    skipped.Add($"{p.Name}: file system '{volume.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
+                    skipped.Add($"{volume.Name}: file system '{volume.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
                     continue;
                 }
                 try
                 {
-                    folders.Add(new VolumeFolder(p.Number, factory(new VolumeDevice(disk, p.Offset, p.Length)), p.Length));
+                    var fs = factory(volume.OpenDevice(disk));
+                    // LVs get node-id spaces above any partition number (MBR/GPT numbers stay below 128).
+                    folders.Add(volume.LogicalVolume == null
+                        ? new VolumeFolder(p.Number, fs, volume.Length)
+                        : new VolumeFolder(p.Number, fs, volume.Length, volume.LogicalVolume.MapperName, 128 + logicalVolumes++));
                 }
                 catch (Exception e) when (e is IOException or NotSupportedException or ArgumentException)
                 {
-                    skipped.Add($"{p.Name}: {volume.FileSystem.Kind}: {e.Message}");
+                    skipped.Add($"{volume.Name}: {volume.FileSystem.Kind}: {e.Message}");
                 }
             }
         }

@@ -50,23 +50,29 @@ public static class FileCommands
                     foreach (var v in volumes)
                     {
                         w.WriteStartObject();
-                        w.WriteString("name", v.Partition.Name);
-                        w.WriteString("scheme", v.Partition.Scheme.ToString().ToLowerInvariant());
-                        w.WriteNumber("offset", v.Partition.Offset);
-                        w.WriteNumber("length", v.Partition.Length);
+                        w.WriteString("name", v.Name);
+                        w.WriteString("scheme", v.LogicalVolume != null ? "lvm2" : v.Partition.Scheme.ToString().ToLowerInvariant());
+                        w.WriteNumber("offset", v.Offset);
+                        w.WriteNumber("length", v.Length);
                         w.WriteString("type", v.Partition.TypeId);
                         w.WriteString("partitionLabel", v.Partition.PartitionLabel);
                         w.WriteString("filesystem", v.FileSystem.Kind);
                         w.WriteString("label", v.FileSystem.Label);
+                        if (v.FileSystem.Note.Length > 0) w.WriteString("note", v.FileSystem.Note);
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
                 });
                 return ExitCodes.Success;
             }
-            Console.WriteLine($"{"NAME",-5} {"START",14} {"SIZE",14} {"TYPE",-38} {"FS",-12} LABEL");
+            int width = Math.Max(5, volumes.Count == 0 ? 0 : volumes.Max(v => v.Name.Length));
+            Console.WriteLine($"{"NAME".PadRight(width)} {"START",14} {"SIZE",14} {"TYPE",-38} {"FS",-12} LABEL");
             foreach (var v in volumes)
-                Console.WriteLine($"{v.Partition.Name,-5} {v.Partition.Offset,14} {v.Partition.Length,14} {v.Partition.TypeId,-38} {v.FileSystem.Kind,-12} {v.FileSystem.Label}");
+            {
+                string type = v.LogicalVolume != null ? "LVM2 logical volume" : v.Partition.TypeId;
+                string note = v.FileSystem.Note.Length > 0 ? $" ({v.FileSystem.Note})" : "";
+                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {type,-38} {v.FileSystem.Kind,-12} {v.FileSystem.Label}{note}");
+            }
             return ExitCodes.Success;
         });
         return cmd;
@@ -88,7 +94,7 @@ public static class FileCommands
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
             var fs = volume.FileSystem;
             var start = TreeWalker.Resolve(fs, vp.Path);
             IEnumerable<FsEntry> entries = start.Type == FsEntryType.Directory ? TreeWalker.Walk(fs, start, parse.GetValue(recursive)) : [start];
@@ -129,7 +135,7 @@ public static class FileCommands
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
             bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
@@ -151,7 +157,7 @@ public static class FileCommands
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Partition);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
             if (entry.Type == FsEntryType.Symlink) entry = TreeWalker.Resolve(volume.FileSystem, vp.Path + "/.");
             if (entry.Type != FsEntryType.File) throw new IOException($"{vp}: not a regular file");
@@ -166,12 +172,12 @@ public static class FileCommands
     {
         var cmd = new Command("files-hash", "SHA-256 of every regular file of a partition, like 'find . -type f | LC_ALL=C sort | xargs sha256sum'");
         var source = new DiskSource().AddTo(cmd);
-        var partition = new Option<int?>("--partition", "-p") { Description = "Partition number K (default: the only readable one)" };
+        var partition = new Option<string?>("--partition", "-p") { Description = "Volume: partition K (or pK), or an LVM logical volume K/VG-LV (default: the only readable one)" };
         cmd.Options.Add(partition);
         cmd.SetAction(parse =>
         {
             using var disk = source.Open(parse);
-            int k = parse.GetValue(partition) ?? OnlyReadablePartition(disk);
+            string k = parse.GetValue(partition) is { } named ? CheckVolumeName(named) : OnlyReadablePartition(disk);
             using var volume = DiskVolumes.Open(disk.Device, k);
             var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
             foreach (var e in FileManifest.Build(volume.FileSystem, volume.FileSystem.Root))
@@ -182,13 +188,16 @@ public static class FileCommands
         return cmd;
     }
 
-    private static int OnlyReadablePartition(OpenedDisk disk)
+    private static string OnlyReadablePartition(OpenedDisk disk)
     {
         var readable = DiskVolumes.Scan(disk.Device).Where(v => FileSystemRegistry.Find(v.FileSystem.Kind) != null).ToList();
         if (readable.Count != 1)
-            throw new UsageException($"{disk.SourcePath}: {readable.Count} readable partitions; choose one with --partition K");
-        return readable[0].Partition.Number;
+            throw new UsageException($"{disk.SourcePath}: {readable.Count} readable volumes ({string.Join(", ", readable.Select(v => v.Name))}); choose one with --partition K or K/VG-LV");
+        return readable[0].Name;
     }
+
+    private static string CheckVolumeName(string name) =>
+        VolumePath.IsVolumeName(name) ? DiskVolumes.Normalize(name) : throw new UsageException($"--partition '{name}': expected K, pK or K/VG-LV (see 'volumes')");
 
     private static Command Diff()
     {
@@ -212,6 +221,8 @@ public static class FileCommands
             using var before = OpenedDisk.Open(path, parse.GetValue(from), options);
             using var after = OpenedDisk.Open(path, parse.GetValue(to), options);
             var result = DiskFileDiff.Compare(before.Device, after.Device);
+            foreach (var p in result.Where(p => p.Skipped != null))
+                Console.Error.WriteLine($"mountchain: {p.Partition}: not compared: {p.Skipped}");
             if (parse.GetValue(json))
             {
                 WriteJson(w =>
@@ -222,6 +233,7 @@ public static class FileCommands
                         w.WriteStartObject();
                         w.WriteString("partition", p.Partition);
                         w.WriteString("filesystem", p.FileSystem);
+                        if (p.Skipped != null) w.WriteString("skipped", p.Skipped);
                         w.WriteStartArray("changes");
                         foreach (var c in p.Changes)
                         {
@@ -251,7 +263,12 @@ public static class FileCommands
 
     private static string ModeString(FsEntry e)
     {
-        char type = e.Type switch { FsEntryType.Directory => 'd', FsEntryType.Symlink => 'l', FsEntryType.File => '-', _ => '?' };
+        char type = e.Type switch
+        {
+            FsEntryType.Directory => 'd', FsEntryType.Symlink => 'l', FsEntryType.File => '-',
+            // Special files by their POSIX type bits: FIFO, character and block devices, sockets.
+            _ => (e.Mode & 0xF000) switch { 0x1000 => 'p', 0x2000 => 'c', 0x6000 => 'b', 0xC000 => 's', _ => '?' },
+        };
         // NTFS has no POSIX modes; ntfs-3g without a user mapping shows 0777.
         uint mode = e.Mode ?? 0x1FF;
         var sb = new StringBuilder().Append(type);

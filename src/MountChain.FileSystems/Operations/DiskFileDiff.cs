@@ -2,35 +2,49 @@ using MountChain.Core.BlockDevices;
 
 namespace MountChain.FileSystems.Operations;
 
-/// <summary>File changes of one partition between two disks (two generations of a chain).</summary>
-public sealed record PartitionFileChanges(string Partition, string FileSystem, IReadOnlyList<FileChange> Changes);
+/// <summary>
+/// File changes of one volume between two disks (two generations of a chain). <see cref="Skipped"/>
+/// says why the volume was not compared (a file system with no reader, or one that failed to open
+/// or read), in which case <see cref="Changes"/> is empty.
+/// </summary>
+public sealed record PartitionFileChanges(string Partition, string FileSystem, IReadOnlyList<FileChange> Changes, string? Skipped = null);
 
 /// <summary>
-/// Compares every readable partition of two disks file by file: a manifest of each side, then
-/// <see cref="ManifestDiff"/>. A partition present on one side only counts as all files added/removed.
+/// Compares every volume of two disks (partitions and LVM2 LVs) file by file: a manifest of each
+/// side, then <see cref="ManifestDiff"/>. A volume present on one side only counts as all files
+/// added/removed. Volumes that cannot be read are returned with <see cref="PartitionFileChanges.Skipped"/>
+/// set, never left out silently; containers (extended partitions, LVM PVs) are not volumes of files.
 /// </summary>
 public static class DiskFileDiff
 {
     public static List<PartitionFileChanges> Compare(IBlockDevice before, IBlockDevice after)
     {
-        var a = DiskVolumes.Scan(before).ToDictionary(v => v.Partition.Number);
-        var b = DiskVolumes.Scan(after).ToDictionary(v => v.Partition.Number);
+        var a = DiskVolumes.Scan(before).Where(v => !v.IsContainer).ToDictionary(v => v.Name);
+        var b = DiskVolumes.Scan(after).Where(v => !v.IsContainer).ToDictionary(v => v.Name);
         var result = new List<PartitionFileChanges>();
-        foreach (int k in a.Keys.Union(b.Keys).Order())
+        foreach (string name in a.Keys.Union(b.Keys).Order(StringComparer.Ordinal))
         {
-            var ma = Manifest(before, a.GetValueOrDefault(k));
-            var mb = Manifest(after, b.GetValueOrDefault(k));
-            if (ma == null && mb == null) continue;
-            string kind = (b.GetValueOrDefault(k) ?? a[k]).FileSystem.Kind;
-            result.Add(new PartitionFileChanges($"p{k}", kind, ManifestDiff.Compare(ma ?? [], mb ?? [])));
+            var va = a.GetValueOrDefault(name);
+            var vb = b.GetValueOrDefault(name);
+            string kind = (vb ?? va)!.FileSystem.Kind;
+            try
+            {
+                var ma = Manifest(before, va);
+                var mb = Manifest(after, vb);
+                result.Add(new PartitionFileChanges(name, kind, ManifestDiff.Compare(ma ?? [], mb ?? [])));
+            }
+            catch (Exception e) when (e is IOException or NotSupportedException)
+            {
+                result.Add(new PartitionFileChanges(name, kind, [], e.Message.StartsWith(name, StringComparison.Ordinal) ? e.Message[(name.Length + 2)..] : e.Message));
+            }
         }
         return result;
     }
 
     private static List<ManifestEntry>? Manifest(IBlockDevice disk, VolumeInfo? info)
     {
-        if (info == null || FileSystemRegistry.Find(info.FileSystem.Kind) == null) return null;
-        using var volume = DiskVolumes.Open(disk, info.Partition.Number);
+        if (info == null) return null;
+        using var volume = DiskVolumes.Open(disk, info);
         return FileManifest.Build(volume.FileSystem, volume.FileSystem.Root);
     }
 }

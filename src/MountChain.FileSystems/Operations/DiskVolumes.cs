@@ -1,25 +1,42 @@
 using MountChain.Core.BlockDevices;
 using MountChain.FileSystems.Common;
+using MountChain.FileSystems.Lvm;
 using MountChain.FileSystems.Volumes;
 
 namespace MountChain.FileSystems.Operations;
 
-/// <summary>A partition and what it holds.</summary>
-public sealed record VolumeInfo(Partition Partition, DetectedFileSystem FileSystem);
+/// <summary>
+/// A volume of a disk: a partition ("pK"), or an LVM2 logical volume ("pK/VG-LV", K the partition
+/// holding its first extent), and the file system it holds.
+/// </summary>
+public sealed record VolumeInfo(Partition Partition, DetectedFileSystem FileSystem, LogicalVolumeLocation? LogicalVolume = null)
+{
+    public string Name => LogicalVolume == null ? Partition.Name : $"{Partition.Name}/{LogicalVolume.MapperName}";
 
-/// <summary>A file system opened on one partition; disposing closes the file system (not the disk).</summary>
-public sealed class OpenedVolume(VolumeInfo info, VolumeDevice device, IFileSystem fileSystem) : IDisposable
+    /// <summary>Byte offset on the disk (an LV's first extent may be anywhere; its partition's offset is shown).</summary>
+    public long Offset => Partition.Offset;
+    public long Length => LogicalVolume == null ? Partition.Length : LogicalVolume.Volume.ExtentCount * LogicalVolume.VolumeGroup.ExtentBytes;
+
+    /// <summary>A container of other volumes (an MBR extended partition, an LVM PV whose LVs are listed), not itself a file system.</summary>
+    public bool IsContainer => Partition.IsExtendedContainer && LogicalVolume == null || FileSystem.Kind == "LVM2_member";
+
+    public IBlockDevice OpenDevice(IBlockDevice disk) =>
+        LogicalVolume?.OpenDevice(disk) ?? (IBlockDevice)new VolumeDevice(disk, Partition.Offset, Partition.Length);
+}
+
+/// <summary>A file system opened on one volume; disposing closes the file system (not the disk).</summary>
+public sealed class OpenedVolume(VolumeInfo info, IBlockDevice device, IFileSystem fileSystem) : IDisposable
 {
     public VolumeInfo Info { get; } = info;
-    public VolumeDevice Device { get; } = device;
+    public IBlockDevice Device { get; } = device;
     public IFileSystem FileSystem { get; } = fileSystem;
     public void Dispose() => FileSystem.Dispose();
 }
 
-/// <summary>Lists a disk's volumes and opens the file system of one of them.</summary>
+/// <summary>Lists a disk's volumes (partitions, then the LVs of LVM2 PVs) and opens the file system of one of them.</summary>
 public static class DiskVolumes
 {
-    /// <param name="warnings">Receives problems that were worked around (e.g. a damaged primary GPT).</param>
+    /// <param name="warnings">Receives problems that were worked around (e.g. a damaged primary GPT or LVM metadata area).</param>
     public static List<VolumeInfo> Scan(IBlockDevice disk, List<string>? warnings = null)
     {
         var table = PartitionTableReader.Read(disk);
@@ -30,17 +47,54 @@ public static class DiskVolumes
             var fs = p.IsExtendedContainer ? new DetectedFileSystem("extended", "") : FileSystemDetector.Detect(new VolumeDevice(disk, p.Offset, p.Length));
             result.Add(new VolumeInfo(p, fs));
         }
+        var pvs = result.Where(v => v.FileSystem.Kind == "LVM2_member").Select(v => v.Partition).ToList();
+        if (pvs.Count == 0) return result;
+        var lvmWarnings = new List<string>();
+        foreach (var lv in LvmScanner.Scan(disk, pvs, lvmWarnings))
+        {
+            DetectedFileSystem fs;
+            if (lv.Volume.Unsupported != null) fs = new DetectedFileSystem("lvm-unsupported", "", lv.Volume.Unsupported);
+            else
+            {
+                try { fs = FileSystemDetector.Detect(lv.OpenDevice(disk)); }
+                catch (IOException e) { fs = new DetectedFileSystem("lvm-unsupported", "", e.Message); }
+            }
+            int at = result.FindLastIndex(v => v.Partition.Number == lv.HomePartition.Number);
+            result.Insert(at + 1 + result.Skip(at + 1).TakeWhile(v => v.LogicalVolume != null).Count(), new VolumeInfo(lv.HomePartition, fs, lv));
+        }
+        warnings?.AddRange(lvmWarnings);
         return result;
     }
 
-    public static OpenedVolume Open(IBlockDevice disk, int partition)
+    public static OpenedVolume Open(IBlockDevice disk, int partition) => Open(disk, $"p{partition}");
+
+    /// <param name="name">"pK" or "K" for a partition, "pK/VG-LV" or "K/VG-LV" for a logical volume (as <c>volumes</c> lists them).</param>
+    public static OpenedVolume Open(IBlockDevice disk, string name)
     {
         var volumes = Scan(disk);
-        var info = volumes.FirstOrDefault(v => v.Partition.Number == partition)
-            ?? throw new IOException($"partition p{partition} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Partition.Name))})");
-        var device = new VolumeDevice(disk, info.Partition.Offset, info.Partition.Length);
+        string wanted = Normalize(name);
+        var info = volumes.FirstOrDefault(v => string.Equals(v.Name, wanted, StringComparison.Ordinal))
+            ?? throw new IOException($"volume {wanted} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Name))})");
+        return Open(disk, info);
+    }
+
+    public static OpenedVolume Open(IBlockDevice disk, VolumeInfo info)
+    {
+        if (info.LogicalVolume?.Volume.Unsupported is { } why) throw new IOException($"{info.Name}: {why}");
         var factory = FileSystemRegistry.Find(info.FileSystem.Kind)
-            ?? throw new IOException($"p{partition}: file system '{info.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
-        return new OpenedVolume(info, device, factory(device));
+            ?? throw new IOException($"{info.Name}: file system '{info.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
+        var device = info.OpenDevice(disk);
+        try { return new OpenedVolume(info, device, factory(device)); }
+        catch (FileSystemCorruptException e) { throw new FileSystemCorruptException($"{info.Name}: {e.Message}"); }
+        catch (NotSupportedException e) { throw new NotSupportedException($"{info.Name}: {e.Message}", e); }
+    }
+
+    /// <summary>"3" → "p3", "P3/vg0-root" → "p3/vg0-root".</summary>
+    public static string Normalize(string name)
+    {
+        string n = name.Trim();
+        if (n.Length > 0 && char.IsAsciiDigit(n[0])) n = "p" + n;
+        else if (n.StartsWith('P')) n = "p" + n[1..];
+        return n;
     }
 }

@@ -9,7 +9,7 @@ public readonly record struct ExtractProgress(long Files, long Bytes);
 /// <summary>
 /// Copies a file or directory tree out of a file system: regular files (holes stay holes where
 /// the target supports sparse files), directories, symlinks recreated, times and (when the file
-/// system has them) mode bits applied. Alternate data streams and special files are skipped.
+/// system has them) owners (when run as root) and mode bits applied. Alternate data streams and special files are skipped.
 /// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
 /// </summary>
 public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null)
@@ -47,15 +47,18 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
                     ExtractOne(child, Path.Combine(destination, SafeName(child.Name, child.Path)), depth + 1);
                 }
                 _ancestors.Remove(entry.Id);
+                FileOwner.Apply(destination, entry);
                 ApplyMode(destination, entry);
                 _directoryTimes.Add((destination, entry));
                 break;
             case FsEntryType.Symlink:
                 if (File.Exists(destination) || Directory.Exists(destination) || new FileInfo(destination).LinkTarget != null) File.Delete(destination);
                 File.CreateSymbolicLink(destination, fs.ReadLink(entry));
+                FileOwner.Apply(destination, entry);
                 break;
             case FsEntryType.File:
                 CopyFile(entry, destination);
+                FileOwner.Apply(destination, entry); // before the mode: chown clears set-user-ID bits
                 ApplyMode(destination, entry);
                 ApplyTimes(destination, entry);
                 break;

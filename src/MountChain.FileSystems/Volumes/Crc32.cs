@@ -17,10 +17,12 @@ public static class Crc32
         return table;
     }
 
-    public static uint Compute(ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => ~Update(0xFFFFFFFFu, data);
+
+    /// <summary>The running register without the final inversion (LVM2 seeds it with 0xf597a6cf and stores it as is).</summary>
+    public static uint Update(uint crc, ReadOnlySpan<byte> data)
     {
-        uint crc = 0xFFFFFFFFu;
         foreach (byte b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-        return ~crc;
+        return crc;
     }
 }

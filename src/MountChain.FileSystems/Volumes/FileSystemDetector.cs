@@ -6,7 +6,8 @@ using MountChain.FileSystems.Ntfs;
 namespace MountChain.FileSystems.Volumes;
 
 /// <summary>What a volume holds, found by its on-disk signature.</summary>
-public sealed record DetectedFileSystem(string Kind, string Label)
+/// <param name="Note">Something a user must know about the volume (e.g. an ext journal that needs recovery), or empty.</param>
+public sealed record DetectedFileSystem(string Kind, string Label, string Note = "")
 {
     public static DetectedFileSystem Unknown { get; } = new("unknown", "");
 }
@@ -44,8 +45,10 @@ public static class FileSystemDetector
             // ext superblock at 1024: s_feature_compat 0x5C (has_journal 0x4), s_feature_incompat 0x60 (extents 0x40).
             uint compat = BinaryPrimitives.ReadUInt32LittleEndian(h[(1024 + 0x5C)..]);
             uint incompat = BinaryPrimitives.ReadUInt32LittleEndian(h[(1024 + 0x60)..]);
-            string kind = (incompat & 0x40) != 0 ? "ext4" : (compat & 0x4) != 0 ? "ext3" : "ext2";
-            return new DetectedFileSystem(kind, Ascii(h.Slice(1024 + 120, 16)));
+            // ext4 also when 64bit (0x80) or flex_bg (0x200) is on; 0x4 = needs_recovery (a journal not replayed).
+            string kind = (incompat & 0x2C0) != 0 ? "ext4" : (compat & 0x4) != 0 ? "ext3" : "ext2";
+            string note = (incompat & 0x4) != 0 ? "journal needs recovery: read as on disk, without replaying it" : "";
+            return new DetectedFileSystem(kind, Ascii(h.Slice(1024 + 120, 16)), note);
         }
         if (h.Slice(0x52, 5).SequenceEqual("FAT32"u8))
             return new DetectedFileSystem("vfat", FatLabel(h.Slice(0x47, 11)));
