@@ -4,11 +4,12 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using MountChain.Cli.Infrastructure;
 using MountChain.Dokan.Hosting;
-using MountChain.Fuse.BlockFile;
-using MountChain.Fuse.FileTree;
+using MountChain.Mounting.BlockFile;
+using MountChain.Mounting.FileTree;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Lifecycle;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Lifecycle;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Cli.Commands;
 

@@ -1,6 +1,6 @@
 using MountChain.FileSystems.Common;
-using MountChain.Fuse.FileTree;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.FileTree;
+using MountChain.Mounting.Trees;
 using MountChain.Tests.Fuse;
 
 namespace MountChain.Tests.FileTree;

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using MountChain.Core.Chain;
-using MountChain.Fuse.FileTree;
+using MountChain.Mounting.FileTree;
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.FileSystems;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.BlockFile;
+using MountChain.Mounting.BlockFile;
 using MountChain.Tests.Infrastructure;
 using Xunit.Abstractions;
 

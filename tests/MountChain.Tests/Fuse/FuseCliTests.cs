@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.Infrastructure;
 
 namespace MountChain.Tests.Fuse;

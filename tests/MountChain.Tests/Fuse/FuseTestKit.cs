@@ -2,7 +2,8 @@ using System.Diagnostics;
 using MountChain.Core.BlockDevices;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Lifecycle;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Lifecycle;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Tests.Fuse;
 

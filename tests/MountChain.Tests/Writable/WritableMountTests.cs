@@ -1,4 +1,5 @@
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;
 using static MountChain.Tests.Writable.WritableKit;

@@ -1,6 +1,5 @@
-using MountChain.Fuse.Native;
 
-namespace MountChain.Fuse.Lifecycle;
+namespace MountChain.Mounting.Lifecycle;
 
 /// <summary>What a mount server started in the background does to stop depending on the terminal that launched it.</summary>
 public static class ServerProcess

@@ -1,7 +1,7 @@
 using MountChain.FileSystems.Common;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// A read-only tree of a disk's files, read through our own file-system readers (no kernel file

@@ -1,4 +1,4 @@
-namespace MountChain.Fuse.Trees;
+namespace MountChain.Mounting.Trees;
 
 /// <summary>
 /// A directory tree a mount front-end (FUSE on Linux, Dokan on Windows) presents. Paths are

@@ -1,4 +1,4 @@
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// A thread-safe least-recently-used map with a fixed capacity: the oldest entry leaves when a new

@@ -1,6 +1,6 @@
 using MountChain.FileSystems.Common;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// One readable file system of a disk, shown as the top-level folder "pK" (K = partition number

@@ -1,6 +1,5 @@
-using MountChain.Fuse.Native;
 
-namespace MountChain.Fuse.Lifecycle;
+namespace MountChain.Mounting.Lifecycle;
 
 /// <summary>
 /// Pid files that tie a mount point to the process serving it, so <c>mountchain unmount</c> can

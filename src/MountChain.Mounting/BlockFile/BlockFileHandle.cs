@@ -1,6 +1,6 @@
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.BlockFile;
+namespace MountChain.Mounting.BlockFile;
 
 /// <summary>
 /// An open <c>disk.raw</c>: reads and writes go straight to the device at the requested offset

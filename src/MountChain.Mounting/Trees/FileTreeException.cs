@@ -1,6 +1,6 @@
 using MountChain.Core.BlockDevices;
 
-namespace MountChain.Fuse.Trees;
+namespace MountChain.Mounting.Trees;
 
 /// <summary>The platform-neutral kinds of failure a tree operation reports; front-ends map them to errno / NTSTATUS.</summary>
 public enum FileTreeError : byte

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using MountChain.Core.BlockDevices;
 
-namespace MountChain.Fuse.BlockFile;
+namespace MountChain.Mounting.BlockFile;
 
 /// <summary>
 /// How many bytes of a device hold data (the sum of its <see cref="ExtentKind.Data"/> extents),

@@ -1,6 +1,6 @@
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// SEEK_DATA / SEEK_HOLE (lseek(2)) over a file's allocated ranges as a reader reports them

@@ -1,4 +1,4 @@
-namespace MountChain.Fuse.Trees;
+namespace MountChain.Mounting.Trees;
 
 /// <summary>POSIX view of a <see cref="FileNode"/>: st_mode bits, link count, 512-byte blocks (stat(2)).</summary>
 public static class UnixAttributes

@@ -2,7 +2,7 @@ using MountChain.Core.BlockDevices;
 using MountChain.FileSystems.Operations;
 using MountChain.FileSystems.Volumes;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>What a disk offers a file tree: the folders that opened, and one line per partition that did not.</summary>
 public sealed record VolumeScan(IReadOnlyList<VolumeFolder> Folders, IReadOnlyList<string> Skipped);

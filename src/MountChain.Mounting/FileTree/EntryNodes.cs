@@ -1,7 +1,7 @@
 using MountChain.FileSystems.Common;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// Turns a file system's <see cref="FsEntry"/> into the <see cref="FileNode"/> the front-ends show.

@@ -1,4 +1,4 @@
-namespace MountChain.Fuse.Trees;
+namespace MountChain.Mounting.Trees;
 
 /// <summary>Normalises front-end paths ("\\disk.raw", "/a//b/") into the tree form ("/disk.raw", "/a/b").</summary>
 public static class TreePath

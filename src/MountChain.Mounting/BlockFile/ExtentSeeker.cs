@@ -1,7 +1,7 @@
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.BlockFile;
+namespace MountChain.Mounting.BlockFile;
 
 /// <summary>
 /// SEEK_DATA / SEEK_HOLE (lseek(2)) over a device's extents. Only <see cref="ExtentKind.Data"/>

@@ -1,7 +1,7 @@
 using MountChain.FileSystems.Common;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.FileTree;
+namespace MountChain.Mounting.FileTree;
 
 /// <summary>
 /// An open regular file of a <see cref="FileSystemTree"/>: positional reads straight from the

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MountChain.Fuse.Lifecycle;
+namespace MountChain.Mounting.Lifecycle;
 
 /// <summary>One line of /proc/self/mountinfo (proc(5)): the mount point, its device and file-system type.</summary>
 public sealed record MountEntry(string MountPoint, int DeviceMajor, int DeviceMinor, string FileSystemType, string Source);

@@ -1,7 +1,7 @@
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
-namespace MountChain.Fuse.BlockFile;
+namespace MountChain.Mounting.BlockFile;
 
 /// <summary>
 /// A directory holding one regular file, <c>disk.raw</c>, whose bytes are the device's (like
