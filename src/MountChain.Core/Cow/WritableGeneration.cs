@@ -33,6 +33,7 @@ public sealed class WritableGeneration : IBlockDevice
     public int Generation { get; }
     public long Length => Log.CapacitySectors * 512;
     public bool CanWrite => true;
+    int? IBlockDevice.TopGeneration => Generation;
 
     /// <summary>
     /// Hangs <paramref name="log"/> under generation <paramref name="generation"/> of <paramref name="chain"/>

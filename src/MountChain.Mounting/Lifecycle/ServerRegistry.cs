@@ -1,4 +1,3 @@
-
 namespace MountChain.Mounting.Lifecycle;
 
 /// <summary>
@@ -8,6 +7,9 @@ namespace MountChain.Mounting.Lifecycle;
 /// </summary>
 public static class ServerRegistry
 {
+    /// <summary>The registry reads /proc: Linux only (a Dokan server on Windows is not tracked).</summary>
+    public static bool IsAvailable => OperatingSystem.IsLinux();
+
     public static string Directory
     {
         get
