@@ -13,23 +13,15 @@ public static class ExtentSeeker
     private const long FirstWindow = 64L << 20;
     private const long LargestWindow = 64L << 30;
 
-    public static long SeekData(IBlockDevice device, long offset)
-    {
-        CheckOffset(device, offset);
-        var extents = new List<BlockExtent>();
-        long window = FirstWindow;
-        for (long start = offset; start < device.Length; start += window, window = Math.Min(window * 2, LargestWindow))
-        {
-            extents.Clear();
-            device.GetExtents(start, Math.Min(window, device.Length - start), extents);
-            foreach (var e in extents)
-                if (e.Kind == ExtentKind.Data && e.Length > 0)
-                    return Math.Max(e.Offset, offset);
-        }
-        throw new FileTreeException(FileTreeError.NoData, $"no data at or after offset {offset}");
-    }
+    public static long SeekData(IBlockDevice device, long offset) =>
+        FirstAtOrAfter(device, offset, data: true)
+        ?? throw new FileTreeException(FileTreeError.NoData, $"no data at or after offset {offset}");
 
-    public static long SeekHole(IBlockDevice device, long offset)
+    public static long SeekHole(IBlockDevice device, long offset) =>
+        FirstAtOrAfter(device, offset, data: false) ?? device.Length;
+
+    /// <summary>The first offset ≥ <paramref name="offset"/> in a data (or non-data) extent, asking for ever larger windows; null when none.</summary>
+    private static long? FirstAtOrAfter(IBlockDevice device, long offset, bool data)
     {
         CheckOffset(device, offset);
         var extents = new List<BlockExtent>();
@@ -39,10 +31,10 @@ public static class ExtentSeeker
             extents.Clear();
             device.GetExtents(start, Math.Min(window, device.Length - start), extents);
             foreach (var e in extents)
-                if (e.Kind != ExtentKind.Data && e.Length > 0)
+                if ((e.Kind == ExtentKind.Data) == data && e.Length > 0)
                     return Math.Max(e.Offset, offset);
         }
-        return device.Length;
+        return null;
     }
 
     // lseek(2): SEEK_DATA/SEEK_HOLE at or past the end fail with ENXIO.

@@ -1,62 +1,4 @@
-using System.Diagnostics;
-using System.Text;
-
 namespace MountChain.Tests.Infrastructure;
-
-/// <summary>Result of running a program: exit code and everything it printed.</summary>
-public sealed record ToolResult(int ExitCode, byte[] StdoutBytes, string Stderr)
-{
-    public string Stdout => Encoding.UTF8.GetString(StdoutBytes);
-}
-
-/// <summary>Runs external programs (qemu-img, qemu-io, the mountchain CLI) with a time limit.</summary>
-public static class ExternalTool
-{
-    /// <summary>True when <paramref name="name"/> is an executable on PATH.</summary>
-    public static bool OnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Any(dir => File.Exists(Path.Combine(dir, name)));
-
-    /// <summary>Runs the program and returns what happened; never throws on a non-zero exit.</summary>
-    public static ToolResult Run(string exe, IEnumerable<string> args, string? workingDirectory = null, string? stdin = null, TimeSpan? timeout = null)
-    {
-        var psi = new ProcessStartInfo(exe)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = stdin is not null,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stdout = new MemoryStream();
-        var outTask = p.StandardOutput.BaseStream.CopyToAsync(stdout);
-        var errTask = p.StandardError.ReadToEndAsync();
-        if (stdin is not null)
-        {
-            p.StandardInput.Write(stdin);
-            p.StandardInput.Close();
-        }
-        var limit = timeout ?? TimeSpan.FromMinutes(2);
-        if (!p.WaitForExit(limit))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{exe} {string.Join(' ', args)} did not finish within {limit}");
-        }
-        outTask.Wait();
-        return new ToolResult(p.ExitCode, stdout.ToArray(), errTask.Result);
-    }
-
-    /// <summary>Runs the program and fails the test with its stderr if it exits non-zero.</summary>
-    public static string Check(string exe, IEnumerable<string> args, string? workingDirectory = null, string? stdin = null)
-    {
-        var r = Run(exe, args, workingDirectory, stdin);
-        if (r.ExitCode != 0)
-            throw new InvalidOperationException($"{exe} {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}{r.Stdout}");
-        return r.Stdout;
-    }
-}
 
 /// <summary>A [Fact] that is skipped when qemu-img / qemu-io are not installed (CI has them).</summary>
 public sealed class QemuFactAttribute : FactAttribute
@@ -79,9 +21,9 @@ public sealed class QemuTheoryAttribute : TheoryAttribute
 /// <summary>Thin wrappers over qemu-img / qemu-io: the oracle and the maker of real chains.</summary>
 public static class Qemu
 {
-    public static bool Available { get; } = ExternalTool.OnPath("qemu-img") && ExternalTool.OnPath("qemu-io");
+    public static bool Available { get; } = ToolLocator.Exists("qemu-img") && ToolLocator.Exists("qemu-io");
 
-    public static string Img(string workingDirectory, params string[] args) => ExternalTool.Check("qemu-img", args, workingDirectory);
+    public static string Img(string workingDirectory, params string[] args) => ProcessRunner.Check("qemu-img", args, workingDirectory);
 
     /// <summary>Runs qemu-io commands (one per line) against <paramref name="image"/>; fails on any reported error.</summary>
     public static void Io(string workingDirectory, string image, IEnumerable<string> commands, string format = "vmdk")
@@ -91,7 +33,7 @@ public static class Qemu
         var args = new List<string> { "-t", "unsafe" };
         if (!image.StartsWith("json:", StringComparison.Ordinal)) args.AddRange(["-f", format]);
         args.Add(image);
-        var r = ExternalTool.Run("qemu-io", args, workingDirectory, script + "\nquit\n");
+        var r = ProcessRunner.Run("qemu-io", args, workingDirectory, script + "\nquit\n");
         string all = r.Stdout + r.Stderr;
         if (r.ExitCode != 0 || all.Contains("error", StringComparison.OrdinalIgnoreCase) || all.Contains("fail", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"qemu-io on {image} failed: {all}");
