@@ -184,7 +184,7 @@ public sealed class BadInputTests : IDisposable
     {
         string parent = Base();
         string log = _dir.File("log.vmdk");
-        Assert.Equal(0, CliRunner.RunInProcess("create-child", parent, "-g", "0", log).ExitCode);
+        Assert.Equal(0, MountChainCli.RunInProcess("create-child", parent, "-g", "0", log).ExitCode);
         SparseFileEditor.WriteU64(log, SparseFileEditor.RgdOffsetOffset, 0xFFFFFFFFFFFFFFF0);
         string input = _dir.File("patch.bin");
         File.WriteAllBytes(input, new byte[4096]);
