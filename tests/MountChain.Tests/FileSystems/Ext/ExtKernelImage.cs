@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 using MountChain.Tests.FileSystems.Xfs;
 
 namespace MountChain.Tests.FileSystems.Ext;
@@ -94,24 +95,24 @@ public sealed class ExtKernelImage : IDisposable
         string image = Path.Combine(dir, "fs.img"), mnt = Path.Combine(dir, "mnt"), script = Path.Combine(dir, "populate.sh");
         Directory.CreateDirectory(mnt);
         File.WriteAllText(script, PopulateScript);
-        XfsProcess.Run("truncate", "-s", "160M", image);
+        ProcessRunner.Check("truncate", "-s", "160M", image);
         string[] mkfs = variant switch
         {
             "ext4" => ["mkfs.ext4", "-q", "-F", "-L", "root", image],
             "inline" => ["mkfs.ext4", "-q", "-F", "-O", "inline_data", "-I", "256", image],
             _ => ["mkfs.ext2", "-q", "-F", "-b", "1024", "-I", "128", image],
         };
-        XfsProcess.Run(mkfs[0], mkfs[1..]);
-        XfsProcess.Run("mount", "-o", "loop", image, mnt);
+        ProcessRunner.Check(mkfs[0], mkfs[1..]);
+        ProcessRunner.Check("mount", "-o", "loop", image, mnt);
         string listing, sums, xattrs;
         try
         {
-            XfsProcess.Run("bash", script, mnt, variant);
-            listing = XfsProcess.RunIn(mnt, "find", ".", "-mindepth", "1", "-printf", "%P\\t%y\\t%s\\t%T@\\t%i\\t%n\\t%m\\t%U\\t%G\\t%l\\n");
-            sums = XfsProcess.RunIn(mnt, "bash", "-c", "find . -type f -print0 | xargs -0 sha256sum");
-            xattrs = XfsProcess.RunIn(mnt, "getfattr", "--absolute-names", "-d", "-e", "hex", "xattrs");
+            ProcessRunner.Check("bash", script, mnt, variant);
+            listing = ProcessRunner.CheckIn(mnt, "find", ".", "-mindepth", "1", "-printf", "%P\\t%y\\t%s\\t%T@\\t%i\\t%n\\t%m\\t%U\\t%G\\t%l\\n");
+            sums = ProcessRunner.CheckIn(mnt, "bash", "-c", "find . -type f -print0 | xargs -0 sha256sum");
+            xattrs = ProcessRunner.CheckIn(mnt, "getfattr", "--absolute-names", "-d", "-e", "hex", "xattrs");
         }
-        finally { XfsProcess.Run("umount", mnt); }
+        finally { ProcessRunner.Check("umount", mnt); }
         return new Image(variant, image, XfsKernelImage.ParseListing(listing), XfsKernelImage.ParseSums(sums), xattrs);
     }
 
@@ -119,7 +120,7 @@ public sealed class ExtKernelImage : IDisposable
     public string CopyImage(string variant, string name)
     {
         string copy = Path.Combine(WorkDir, name);
-        XfsProcess.Run("cp", "--sparse=always", Get(variant).Path, copy);
+        ProcessRunner.Check("cp", "--sparse=always", Get(variant).Path, copy);
         return copy;
     }
 
@@ -141,7 +142,7 @@ public sealed class ExtRootFactAttribute : FactAttribute
 {
     public ExtRootFactAttribute()
     {
-        if (!XfsTestEnvironment.HasTool("mkfs.ext4") || !XfsTestEnvironment.HasTool("debugfs") || !XfsTestEnvironment.HasTool("setfattr")) Skip = "needs e2fsprogs and attr";
+        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr")) Skip = "needs e2fsprogs and attr";
         else if (!XfsTestEnvironment.IsRoot) Skip = "needs root for mount -o loop";
         else if (!File.Exists("/dev/loop-control")) Skip = "needs loop devices";
     }
@@ -151,8 +152,17 @@ public sealed class ExtRootTheoryAttribute : TheoryAttribute
 {
     public ExtRootTheoryAttribute()
     {
-        if (!XfsTestEnvironment.HasTool("mkfs.ext4") || !XfsTestEnvironment.HasTool("debugfs") || !XfsTestEnvironment.HasTool("setfattr")) Skip = "needs e2fsprogs and attr";
+        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr")) Skip = "needs e2fsprogs and attr";
         else if (!XfsTestEnvironment.IsRoot) Skip = "needs root for mount -o loop";
         else if (!File.Exists("/dev/loop-control")) Skip = "needs loop devices";
+    }
+}
+
+internal static class ProcessRunnerExtensions
+{
+    extension(ProcessRunner)
+    {
+        /// <summary>Runs <paramref name="file"/> in <paramref name="workingDirectory"/>; fails on a non-zero exit; returns stdout.</summary>
+        public static string CheckIn(string workingDirectory, string file, params string[] args) => ProcessRunner.Check(file, args, workingDirectory);
     }
 }

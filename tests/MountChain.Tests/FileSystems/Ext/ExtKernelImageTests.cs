@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 using MountChain.Core.BlockDevices;
 using MountChain.FileSystems.Common;
 using MountChain.FileSystems.Ext;
@@ -89,7 +90,7 @@ public sealed class ExtKernelImageTests(ExtKernelImage images)
     public void A_file_of_thousands_of_extents_has_a_deep_tree_and_reads_correctly()
     {
         var image = images.Get("ext4");
-        string stat = XfsProcess.Run("debugfs", "-R", "stat /sparse/many", image.Path);
+        string stat = ProcessRunner.Check("debugfs", "-R", "stat /sparse/many", image.Path);
         Assert.Contains("(ETB0)", stat); // at least one extent tree block below the inode
         using var fs = Open(image.Path);
         var many = fs.Lookup("/sparse/many")!;
@@ -101,7 +102,7 @@ public sealed class ExtKernelImageTests(ExtKernelImage images)
     public void The_ext2_image_maps_through_triple_indirect_blocks()
     {
         var image = images.Get("ext2");
-        string stat = XfsProcess.Run("debugfs", "-R", "stat /sparse/triple", image.Path);
+        string stat = ProcessRunner.Check("debugfs", "-R", "stat /sparse/triple", image.Path);
         Assert.Contains("(TIND)", stat);
         using var fs = Open(image.Path);
         Assert.Equal(image.Sha256["/sparse/triple"], XfsReaderTreeWalk.Sha256(fs, fs.Lookup("/sparse/triple")!));
@@ -145,7 +146,7 @@ public sealed class ExtKernelImageTests(ExtKernelImage images)
 
     private static uint DebugfsFlags(string image, string path)
     {
-        string stat = XfsProcess.Run("debugfs", "-R", $"stat {path}", image);
+        string stat = ProcessRunner.Check("debugfs", "-R", $"stat {path}", image);
         int at = stat.IndexOf("Flags: 0x", StringComparison.Ordinal) + 9;
         return Convert.ToUInt32(new string(stat[at..].TakeWhile(Uri.IsHexDigit).ToArray()), 16);
     }

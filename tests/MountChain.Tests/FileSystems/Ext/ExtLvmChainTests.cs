@@ -17,7 +17,7 @@ public sealed class ExtLvmChainTests : IDisposable
 
     public void Dispose()
     {
-        Shell.Run("/bin/bash", ["-c", $"grep -q ' {_dir}/' /proc/mounts && umount -l $(grep ' {_dir}/' /proc/mounts | cut -d' ' -f2); true"], null, 30);
+        ProcessRunner.Run("/bin/bash", "-c", $"grep -q ' {_dir}/' /proc/mounts && umount -l $(grep ' {_dir}/' /proc/mounts | cut -d' ' -f2); true");
         Directory.Delete(_dir, true);
     }
 
@@ -36,25 +36,25 @@ public sealed class ExtLvmChainTests : IDisposable
     {
         string img = P($"{lv}.img"), mnt = P("mnt");
         Directory.CreateDirectory(mnt);
-        Shell.Bash($"python3 {Fixture("place-lv.py")} {disk} {lv} {img} --read");
-        Shell.Bash($"mount -o loop {img} {mnt}");
+        ProcessRunner.Bash($"python3 {Fixture("place-lv.py")} {disk} {lv} {img} --read");
+        ProcessRunner.Bash($"mount -o loop {img} {mnt}");
         KernelView view;
         try
         {
-            Shell.Bash(script, mnt);
-            Shell.Bash("sync");
+            ProcessRunner.Bash(script, mnt);
+            ProcessRunner.Bash("sync");
             view = new KernelView(
-                Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", mnt),
-                Shell.Bash(ListingScript(mnt)));
+                ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", mnt),
+                ProcessRunner.Bash(ListingScript(mnt)));
         }
-        finally { Shell.Bash($"umount {mnt}"); }
-        Shell.Bash($"python3 {Fixture("place-lv.py")} {disk} {lv} {img} && rm {img}");
+        finally { ProcessRunner.Bash($"umount {mnt}"); }
+        ProcessRunner.Bash($"python3 {Fixture("place-lv.py")} {disk} {lv} {img} && rm {img}");
         return view;
     }
 
     private void WriteChild(string parentVmdk, string parentRaw, string childRaw, string child)
     {
-        Shell.Bash($"qemu-img create -q -f vmdk -b {Path.GetFileName(parentVmdk)} -F vmdk {child}", _dir);
+        ProcessRunner.Bash($"qemu-img create -q -f vmdk -b {Path.GetFileName(parentVmdk)} -F vmdk {child}", _dir);
         using var a = File.OpenHandle(parentRaw);
         using var b = File.OpenHandle(childRaw);
         var x = new byte[Grain];
@@ -69,11 +69,11 @@ public sealed class ExtLvmChainTests : IDisposable
             File.WriteAllBytes(chunk, y);
             commands.Add($"-c \"write -s {chunk} {off} {Grain}\"");
         }
-        foreach (var batch in commands.Chunk(200)) Shell.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} {child} >/dev/null");
-        Shell.Bash($"rm -f {P("chunk")}*.bin");
+        foreach (var batch in commands.Chunk(200)) ProcessRunner.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} {child} >/dev/null");
+        ProcessRunner.Bash($"rm -f {P("chunk")}*.bin");
     }
 
-    private static Shell.Result Ok(Shell.Result r)
+    private static ProcessResult Ok(ProcessResult r)
     {
         Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
         return r;
@@ -83,9 +83,9 @@ public sealed class ExtLvmChainTests : IDisposable
     public void Every_file_command_sees_each_generation_of_ext4_on_lvm_as_the_kernel_did()
     {
         string g0 = P("g0.raw"), g1 = P("g1.raw");
-        Shell.Bash($"bash {Fixture("make-lvm-disk.sh")} {g0} 2>/dev/null");
-        Shell.Bash($"truncate -s 40M {P("root.img")} && mkfs.ext4 -q -F -L root {P("root.img")} && python3 {Fixture("place-lv.py")} {g0} root {P("root.img")}");
-        Shell.Bash($"truncate -s 40M {P("data.img")} && mkfs.ext4 -q -F -L data -O ^metadata_csum,^64bit {P("data.img")} && python3 {Fixture("place-lv.py")} {g0} data {P("data.img")} && rm {P("root.img")} {P("data.img")}");
+        ProcessRunner.Bash($"bash {Fixture("make-lvm-disk.sh")} {g0} 2>/dev/null");
+        ProcessRunner.Bash($"truncate -s 40M {P("root.img")} && mkfs.ext4 -q -F -L root {P("root.img")} && python3 {Fixture("place-lv.py")} {g0} root {P("root.img")}");
+        ProcessRunner.Bash($"truncate -s 40M {P("data.img")} && mkfs.ext4 -q -F -L data -O ^metadata_csum,^64bit {P("data.img")} && python3 {Fixture("place-lv.py")} {g0} data {P("data.img")} && rm {P("root.img")} {P("data.img")}");
         var root0 = ChangeLv(g0, "root", """
             mkdir -p etc home/alice/docs; echo host > etc/hostname; echo a > home/alice/a.txt
             head -c 300000 /dev/urandom > home/alice/docs/big.bin; chmod 600 home/alice/docs/big.bin
@@ -94,55 +94,55 @@ public sealed class ExtLvmChainTests : IDisposable
             mkfifo home/alice/fifo; chown -R 1000:1000 home/alice; touch -d '2001-02-03 04:05:06.789' home/alice/a.txt
             """);
         var data0 = ChangeLv(g0, "data", "for i in $(seq 1 40); do head -c $((i * 3000)) /dev/urandom > f$i; done; mkdir sub; echo s > sub/s");
-        Shell.Bash($"cp --sparse=always {g0} {g1} && cp {g0}.layout {g1}.layout");
+        ProcessRunner.Bash($"cp --sparse=always {g0} {g1} && cp {g0}.layout {g1}.layout");
         var root1 = ChangeLv(g1, "root", "echo changed >> etc/hostname; rm home/alice/a.txt; echo new > home/alice/new.txt; truncate -s 5M home/alice/docs/big.bin");
-        Shell.Bash($"qemu-img convert -O vmdk {g0} {P("base.vmdk")}");
+        ProcessRunner.Bash($"qemu-img convert -O vmdk {g0} {P("base.vmdk")}");
         WriteChild(P("base.vmdk"), g0, g1, P("c1.vmdk"));
         string vmdk = P("c1.vmdk");
 
         // volumes: the LVs as pK/VG-LV, the snapshot listed and refused, the PV partitions as containers.
-        var volumes = JsonDocument.Parse(Ok(Shell.MountChain("volumes", vmdk, "--json")).Stdout).RootElement.EnumerateArray()
+        var volumes = JsonDocument.Parse(Ok(MountChainCli.Run("volumes", vmdk, "--json")).StdoutBytes).RootElement.EnumerateArray()
             .ToDictionary(v => v.GetProperty("name").GetString()!, v => v.GetProperty("filesystem").GetString());
         Assert.Equal("ext4", volumes["p2/vg0-root"]);
         Assert.Equal("ext4", volumes["p2/vg0-data"]);
         Assert.Equal("LVM2_member", volumes["p3"]);
         Assert.Equal("lvm-unsupported", volumes["p3/vg0-snap"]);
-        var snap = Shell.MountChain("ls", vmdk, "p3/vg0-snap:/");
+        var snap = MountChainCli.Run("ls", vmdk, "p3/vg0-snap:/");
         Assert.NotEqual(0, snap.ExitCode);
         Assert.Contains("snapshot", snap.Stderr);
 
         // files-hash of every generation, by both spellings of the volume.
-        Assert.Equal(root0.Manifest, Ok(Shell.MountChain("files-hash", vmdk, "-g", "0", "--partition", "2/vg0-root")).Text);
-        Assert.Equal(root1.Manifest, Ok(Shell.MountChain("files-hash", vmdk, "-g", "1", "--partition", "p2/vg0-root")).Text);
-        Assert.Equal(data0.Manifest, Ok(Shell.MountChain("files-hash", vmdk, "-g", "1", "-p", "2/vg0-data")).Text);
+        Assert.Equal(root0.Manifest, Ok(MountChainCli.Run("files-hash", vmdk, "-g", "0", "--partition", "2/vg0-root")).Stdout);
+        Assert.Equal(root1.Manifest, Ok(MountChainCli.Run("files-hash", vmdk, "-g", "1", "--partition", "p2/vg0-root")).Stdout);
+        Assert.Equal(data0.Manifest, Ok(MountChainCli.Run("files-hash", vmdk, "-g", "1", "-p", "2/vg0-data")).Stdout);
 
         // extract: content, modes, owners, times, symlinks equal the kernel's view.
         string outDir = P("out");
-        Ok(Shell.MountChain("extract", vmdk, "-g", "1", "p2/vg0-root:/", outDir));
-        Assert.Equal(root1.Listing, Shell.Bash(ListingScript(outDir)));
-        Assert.Equal(root1.Manifest, Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", outDir));
-        Assert.Equal("start", Ok(Shell.MountChain("cat-file", vmdk, "p2/vg0-root:/home/alice/tail")).Text.TrimEnd('\0'));
+        Ok(MountChainCli.Run("extract", vmdk, "-g", "1", "p2/vg0-root:/", outDir));
+        Assert.Equal(root1.Listing, ProcessRunner.Bash(ListingScript(outDir)));
+        Assert.Equal(root1.Manifest, ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", outDir));
+        Assert.Equal("start", Ok(MountChainCli.Run("cat-file", vmdk, "p2/vg0-root:/home/alice/tail")).Stdout.TrimEnd('\0'));
 
         // diff --files: exactly the kernel's changes, per volume; unreadable volumes named, not skipped silently.
-        var diff = Ok(Shell.MountChain("diff", vmdk, "--from", "0", "--to", "1", "--files"));
+        var diff = Ok(MountChainCli.Run("diff", vmdk, "--from", "0", "--to", "1", "--files"));
         Assert.Equal(new[] { "D p2/vg0-root:/home/alice/a.txt", "M p2/vg0-root:/etc/hostname", "M p2/vg0-root:/home/alice/docs/big.bin", "A p2/vg0-root:/home/alice/new.txt" }.Order(),
-            diff.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+            diff.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
         Assert.Contains("p3/vg0-swap: not compared", diff.Stderr);
         Assert.Contains("p3/vg0-snap: not compared", diff.Stderr);
         Assert.Contains("p1: not compared", diff.Stderr);
-        var json = JsonDocument.Parse(Ok(Shell.MountChain("diff", vmdk, "--from", "0", "--to", "1", "--files", "--json")).Stdout).RootElement;
+        var json = JsonDocument.Parse(Ok(MountChainCli.Run("diff", vmdk, "--from", "0", "--to", "1", "--files", "--json")).StdoutBytes).RootElement;
         Assert.Contains(json.EnumerateArray(), p => p.GetProperty("partition").GetString() == "p3/vg0-swap" && p.TryGetProperty("skipped", out _));
 
         // mount --files: the LV's tree under pK/VG-LV.
         string mnt = P("fuse");
         Directory.CreateDirectory(mnt);
-        Ok(Shell.MountChain("mount", vmdk, mnt, "--files"));
+        Ok(MountChainCli.Run("mount", vmdk, mnt, "--files"));
         try
         {
             Assert.Equal(["vg0-data", "vg0-root"], Directory.GetFileSystemEntries(Path.Combine(mnt, "p2")).Select(Path.GetFileName).Order());
-            Assert.Equal(root1.Manifest, Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", Path.Combine(mnt, "p2", "vg0-root")));
+            Assert.Equal(root1.Manifest, ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", Path.Combine(mnt, "p2", "vg0-root")));
             Assert.Equal("../etc/hostname", new FileInfo(Path.Combine(mnt, "p2/vg0-root/home/alice/link")).LinkTarget);
         }
-        finally { Shell.MountChain("unmount", mnt); }
+        finally { MountChainCli.Run("unmount", mnt); }
     }
 }
