@@ -1,0 +1,193 @@
+using System.Runtime.InteropServices;
+using MountChain.Fuse.Hosting;
+using MountChain.Fuse.Lifecycle;
+using MountChain.Fuse.Native;
+using MountChain.Fuse.Trees;
+
+namespace MountChain.Fuse.Kernel;
+
+/// <summary>
+/// A FUSE mount served by speaking the kernel protocol on /dev/fuse ourselves: no libfuse, no
+/// path layer, no per-request allocation. The mount is made with mount(2) (root), each worker
+/// thread reads requests from its own cloned descriptor (FUSE_DEV_IOC_CLONE, so replies never
+/// contend on one queue) into a buffer it owns, and answers with a single write(2).
+/// Lifecycle: <see cref="Mount"/> mounts; <see cref="Run"/> answers INIT then serves until the
+/// mount goes away (unmount, abort) — reads then fail with ENODEV; <see cref="RequestStop"/>
+/// (any thread) unmounts, lazily and with a connection abort when busy.
+/// </summary>
+internal sealed unsafe class KernelFuseSession : IFuseSession
+{
+    private readonly int _fd;
+    private readonly FuseRequestDispatcher _dispatcher;
+    private readonly FuseMountOptions _options;
+    private readonly int _maxWrite;
+    private int _stopRequested;
+    private int _closed;
+
+    private KernelFuseSession(int fd, FuseRequestHandler handler, FuseMountOptions options, string mountPoint)
+    {
+        _fd = fd;
+        _options = options;
+        _maxWrite = options.MaxRead;
+        _dispatcher = new FuseRequestDispatcher(handler, _maxWrite);
+        MountPoint = mountPoint;
+        ConnectionId = MountTable.Find(mountPoint)?.DeviceMinor;
+    }
+
+    public string MountPoint { get; }
+    public int? ConnectionId { get; }
+    public string TransportName => "kernel";
+
+    /// <summary>mount(2) needs CAP_SYS_ADMIN; other users go through libfuse's fusermount3.</summary>
+    public static bool CanMount => OperatingSystem.IsLinux() && File.Exists("/dev/fuse") && LibC.GetEffectiveUid() == 0;
+
+    public static KernelFuseSession Mount(IFileTree tree, string mountPoint, FuseMountOptions options)
+    {
+        int fd = KernelCalls.Open("/dev/fuse", KernelCalls.ReadWrite | KernelCalls.CloseOnExec);
+        if (fd < 0)
+            throw new IOException($"/dev/fuse: cannot open: {KernelCalls.ErrorText(Marshal.GetLastPInvokeError())}");
+        try
+        {
+            var data = new List<string>
+            {
+                "fd=" + fd,
+                "rootmode=40000",
+                "user_id=" + LibC.GetEffectiveUid(),
+                "group_id=" + LibC.GetEffectiveGid(),
+                "max_read=" + options.MaxRead,
+                // The kernel checks permissions from our modes: no ACCESS round trips.
+                "default_permissions",
+            };
+            if (options.AllowOther) data.Add("allow_other");
+            ulong flags = KernelCalls.MountNoSuid | KernelCalls.MountNoDev | (tree.CanWrite ? 0 : KernelCalls.MountReadOnly);
+            string source = options.SourceName.Replace(",", "_");
+            if (KernelCalls.Mount(source, mountPoint, "fuse.mountchain", flags, string.Join(',', data)) != 0)
+                throw new IOException($"{mountPoint}: cannot mount: {KernelCalls.ErrorText(Marshal.GetLastPInvokeError())}");
+            return new KernelFuseSession(fd, new FuseRequestHandler(tree, options), options, mountPoint);
+        }
+        catch
+        {
+            KernelCalls.Close(fd);
+            throw;
+        }
+    }
+
+    public int Run()
+    {
+        var buffers = new RequestBuffers(_maxWrite);
+        try
+        {
+            // INIT comes first and alone; only after our answer does the kernel send anything else.
+            while (!_dispatcher.Initialised)
+                if (!ServeOne(_fd, buffers)) return 0;
+        }
+        finally { if (!_dispatcher.Initialised) buffers.Dispose(); }
+
+        int workers = Math.Max(1, _options.MaxIdleThreads);
+        var threads = new List<Thread>();
+        for (int i = 1; i < workers; i++)
+        {
+            int clone = CloneDescriptor();
+            if (clone < 0) break; // older kernels: the others share the session descriptor
+            var thread = new Thread(() => Serve(clone, owned: true)) { IsBackground = true, Name = $"fuse-{i} {MountPoint}" };
+            thread.Start();
+            threads.Add(thread);
+        }
+        try { ServeLoop(_fd, buffers); }
+        finally { buffers.Dispose(); }
+        foreach (var thread in threads) thread.Join();
+        _dispatcher.ReleaseAll();
+        Close();
+        return 0;
+    }
+
+    public void RequestStop()
+    {
+        if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
+        var result = Unmounter.Unmount(MountPoint, lazy: false);
+        if (result.Outcome is Unmounter.Outcome.Unmounted or Unmounter.Outcome.NotMounted) return;
+        Unmounter.Unmount(MountPoint, lazy: true);
+        if (ConnectionId is int id) Unmounter.AbortConnection(id);
+    }
+
+    /// <summary>Mounted but never served: unmount and let go of the descriptor.</summary>
+    public void Abandon()
+    {
+        RequestStop();
+        Close();
+    }
+
+    private void Close()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0) KernelCalls.Close(_fd);
+    }
+
+    private int CloneDescriptor()
+    {
+        int clone = KernelCalls.Open("/dev/fuse", KernelCalls.ReadWrite | KernelCalls.CloseOnExec);
+        if (clone < 0) return -1;
+        uint session = (uint)_fd;
+        if (KernelCalls.Ioctl(clone, FuseConstants.DevIocClone, &session) != 0)
+        {
+            KernelCalls.Close(clone);
+            return -1;
+        }
+        return clone;
+    }
+
+    private void Serve(int fd, bool owned)
+    {
+        using var buffers = new RequestBuffers(_maxWrite);
+        try { ServeLoop(fd, buffers); }
+        finally { if (owned) KernelCalls.Close(fd); }
+    }
+
+    private void ServeLoop(int fd, RequestBuffers buffers)
+    {
+        while (ServeOne(fd, buffers)) { }
+    }
+
+    /// <summary>Reads one request and answers it; false once the connection is gone.</summary>
+    private bool ServeOne(int fd, RequestBuffers buffers)
+    {
+        nint n = KernelCalls.Read(fd, buffers.Request, (nuint)buffers.RequestSize);
+        if (n < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: try again.
+            return errno is KernelCalls.ENOENT or KernelCalls.EINTR or KernelCalls.EAGAIN;
+        }
+        if (n < sizeof(FuseInHeader)) return n != 0;
+        int length = _dispatcher.Dispatch(buffers.Request, (int)n, buffers.Reply, buffers.ReplySize);
+        if (length > 0)
+        {
+            // ENOENT here means the kernel gave up on the request (interrupted): nothing to do.
+            KernelCalls.Write(fd, buffers.Reply, (nuint)length);
+        }
+        return !_dispatcher.Destroyed;
+    }
+
+    /// <summary>One worker's page-aligned request and reply buffers (native memory: never moved, never collected).</summary>
+    private sealed class RequestBuffers : IDisposable
+    {
+        public RequestBuffers(int maxIo)
+        {
+            // A request is a header, the largest argument struct and up to max_write bytes of data.
+            RequestSize = Math.Max(FuseConstants.MinReadBuffer, maxIo + 4096);
+            ReplySize = maxIo + 4096;
+            Request = (byte*)NativeMemory.AlignedAlloc((nuint)RequestSize, 4096);
+            Reply = (byte*)NativeMemory.AlignedAlloc((nuint)ReplySize, 4096);
+        }
+
+        public byte* Request { get; }
+        public byte* Reply { get; }
+        public int RequestSize { get; }
+        public int ReplySize { get; }
+
+        public void Dispose()
+        {
+            NativeMemory.AlignedFree(Request);
+            NativeMemory.AlignedFree(Reply);
+        }
+    }
+}
