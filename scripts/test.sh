@@ -18,8 +18,12 @@ if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
   exit 1
 fi
+# The FUSE tests again on the fallback transport (libfuse), so both transports stay proven.
+MOUNTCHAIN_FUSE_TRANSPORT=libfuse dotnet test tests/MountChain.Tests -c Release --no-build -nologo \
+  --filter 'FullyQualifiedName~MountChain.Tests.Fuse|FullyQualifiedName~MountChain.Tests.FileTree|FullyQualifiedName~WritableMount' \
+  --logger "trx;LogFileName=$results/libfuse.trx" --logger "console;verbosity=minimal" "$@" || rc=1
 # Count per-test results only (the summary element also carries an outcome attribute).
-count() { grep -o "<UnitTestResult [^>]*outcome=\"$1\"" "$trx" | wc -l; }
+count() { cat "$results"/*.trx | grep -o "<UnitTestResult [^>]*outcome=\"$1\"" | wc -l; }
 passed=$(count Passed)
 failed=$(count Failed)
 skipped=$(count NotExecuted)
