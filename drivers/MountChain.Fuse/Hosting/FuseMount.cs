@@ -12,7 +12,7 @@ namespace MountChain.Fuse.Hosting;
 /// </summary>
 public sealed class FuseMount : IDisposable
 {
-    /// <summary>Environment override of <see cref="FuseTransport.Auto"/>: "kernel" or "libfuse".</summary>
+    /// <summary>Environment override of <see cref="FuseTransport.Auto"/>: "uring", "kernel" or "libfuse".</summary>
     public const string TransportVariable = "MOUNTCHAIN_FUSE_TRANSPORT";
 
     private readonly IFuseSession _session;
@@ -26,7 +26,7 @@ public sealed class FuseMount : IDisposable
     /// <summary>The kernel's FUSE connection number (/sys/fs/fuse/connections/N), when known.</summary>
     public int? ConnectionId => _session.ConnectionId;
 
-    /// <summary>"kernel" (our /dev/fuse loop) or "libfuse".</summary>
+    /// <summary>"io_uring" or "kernel" (our protocol on /dev/fuse, over io_uring or a read/write loop), or "libfuse".</summary>
     public string Transport => _session.TransportName;
 
     /// <summary>The loop's return value once <see cref="Run"/> has finished.</summary>
@@ -42,7 +42,8 @@ public sealed class FuseMount : IDisposable
         var forced = Environment.GetEnvironmentVariable(TransportVariable);
         if (string.Equals(forced, "libfuse", StringComparison.OrdinalIgnoreCase)) return FuseTransport.LibFuse;
         if (string.Equals(forced, "kernel", StringComparison.OrdinalIgnoreCase)) return FuseTransport.Kernel;
-        return KernelFuseSession.CanMount ? FuseTransport.Kernel : FuseTransport.LibFuse;
+        if (string.Equals(forced, "uring", StringComparison.OrdinalIgnoreCase)) return FuseTransport.IoUring;
+        return KernelFuseSession.CanMount ? FuseTransport.IoUring : FuseTransport.LibFuse;
     }
 
     public static FuseMount Mount(IFileTree tree, string mountPoint, FuseMountOptions? options = null)
@@ -50,11 +51,13 @@ public sealed class FuseMount : IDisposable
         options ??= new FuseMountOptions();
         mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         CheckMountPoint(mountPoint);
-        IFuseSession session = Resolve(options.Transport) switch
+        var transport = Resolve(options.Transport);
+        IFuseSession session = transport switch
         {
-            FuseTransport.Kernel when !KernelFuseSession.CanMount =>
-                throw new IOException($"{mountPoint}: the kernel FUSE transport needs root (mount(2)); use the libfuse transport"),
-            FuseTransport.Kernel => KernelFuseSession.Mount(tree, mountPoint, options),
+            FuseTransport.Kernel or FuseTransport.IoUring when !KernelFuseSession.CanMount =>
+                throw new IOException($"{mountPoint}: our FUSE transport needs root (mount(2)); use the libfuse transport"),
+            FuseTransport.Kernel or FuseTransport.IoUring =>
+                KernelFuseSession.Mount(tree, mountPoint, options, wantIoUring: transport == FuseTransport.IoUring),
             _ => LibFuseSession.Mount(tree, mountPoint, options),
         };
         return new FuseMount(session);

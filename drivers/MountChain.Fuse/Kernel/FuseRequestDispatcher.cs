@@ -39,29 +39,81 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
     /// <summary>The capability flags the kernel offered in INIT (for diagnostics and transport choice).</summary>
     public ulong KernelFlags { get; private set; }
 
+    /// <summary>Ask for FUSE-over-io_uring in INIT when the kernel offers it (set before serving).</summary>
+    public bool WantIoUring { get; set; }
+
+    /// <summary>True once INIT agreed on io_uring: requests then arrive on the rings as soon as every queue is registered.</summary>
+    public bool IoUringAgreed { get; private set; }
+
     /// <summary>
-    /// Serves the request in <paramref name="request"/> (<paramref name="requestLength"/> bytes) and
-    /// writes the reply into <paramref name="reply"/> (room for <paramref name="replyCapacity"/> bytes).
-    /// Returns the reply's total length, or <see cref="NoReply"/>.
+    /// Serves a request as /dev/fuse delivers it: <paramref name="request"/> holds the header and,
+    /// right behind it, the arguments (<paramref name="requestLength"/> bytes in all); the reply is
+    /// built in <paramref name="reply"/> (room for <paramref name="replyCapacity"/> bytes). Returns
+    /// the reply's total length, or <see cref="NoReply"/>.
     /// </summary>
     public int Dispatch(byte* request, int requestLength, byte* reply, int replyCapacity)
     {
         var header = (FuseInHeader*)request;
         byte* args = request + sizeof(FuseInHeader);
-        int argsLength = requestLength - sizeof(FuseInHeader);
-        byte* payload = reply + sizeof(FuseOutHeader);
-        int payloadCapacity = replyCapacity - sizeof(FuseOutHeader);
-        int result; // ≥ 0: payload bytes; < 0: -errno
+        int argsLength = Math.Max(0, requestLength - sizeof(FuseInHeader));
+        int fixedLength = Math.Min(argsLength, FixedArgumentLength(header->Opcode));
+        int result = Serve(header, args, args + fixedLength, argsLength - fixedLength,
+            reply + sizeof(FuseOutHeader), replyCapacity - sizeof(FuseOutHeader));
+        return result == NoReplyMarker ? NoReply : FinishReply(header, (FuseOutHeader*)reply, result);
+    }
+
+    /// <summary>
+    /// Serves a request as an io_uring entry delivers it: the header and the opcode's fixed
+    /// argument struct in their own areas, any further argument bytes (a name, write data) in the
+    /// payload buffer — where the reply's payload goes too, once the inputs are consumed. Fills
+    /// <paramref name="outHeader"/>; returns the reply payload length, or -1 for no reply.
+    /// </summary>
+    public int DispatchSplit(FuseInHeader* header, byte* fixedArgs, byte* payload, int payloadLength, int payloadCapacity, FuseOutHeader* outHeader)
+    {
+        int result = Serve(header, fixedArgs, payload, payloadLength, payload, payloadCapacity);
+        if (result == NoReplyMarker) return -1;
+        FinishReply(header, outHeader, result);
+        return Math.Max(0, result);
+    }
+
+    /// <summary>
+    /// The size of each opcode's leading argument struct (fuse.h, protocol 7.38); whatever follows
+    /// it (a name, write data, forget entries) is the variable part.
+    /// </summary>
+    public static int FixedArgumentLength(FuseOpcode opcode) => opcode switch
+    {
+        FuseOpcode.Forget or FuseOpcode.Open or FuseOpcode.OpenDir or FuseOpcode.Access or FuseOpcode.Interrupt
+            or FuseOpcode.BatchForget or FuseOpcode.GetXattr or FuseOpcode.ListXattr => 8,
+        FuseOpcode.GetAttr or FuseOpcode.Fsync or FuseOpcode.FsyncDir => 16,
+        FuseOpcode.Release or FuseOpcode.ReleaseDir or FuseOpcode.Flush or FuseOpcode.Lseek => 24,
+        FuseOpcode.Fallocate => 32,
+        FuseOpcode.Read or FuseOpcode.Write or FuseOpcode.ReadDir or FuseOpcode.ReadDirPlus => 40,
+        FuseOpcode.Init => 64,
+        FuseOpcode.SetAttr => 88,
+        _ => 0, // LOOKUP, READLINK, STATFS, DESTROY, ...: no struct, or a name only
+    };
+
+    private static int FinishReply(FuseInHeader* header, FuseOutHeader* outHeader, int result)
+    {
+        outHeader->Unique = header->Unique;
+        outHeader->Error = result < 0 ? result : 0;
+        outHeader->Length = (uint)(sizeof(FuseOutHeader) + Math.Max(0, result));
+        return (int)outHeader->Length;
+    }
+
+    /// <summary>One request: ≥ 0 is the reply payload length, &lt; 0 a negated errno, <see cref="NoReplyMarker"/> no reply.</summary>
+    private int Serve(FuseInHeader* header, byte* args, byte* variable, int variableLength, byte* payload, int payloadCapacity)
+    {
         try
         {
-            result = header->Opcode switch
+            return header->Opcode switch
             {
                 FuseOpcode.Read => Read(args, payload, payloadCapacity),
-                FuseOpcode.Write => Write(args, argsLength, payload),
+                FuseOpcode.Write => Write(args, variable, variableLength, payload),
                 FuseOpcode.GetAttr => GetAttr(header->NodeId, args, payload),
-                FuseOpcode.Lookup => Lookup(header->NodeId, args, argsLength, payload),
+                FuseOpcode.Lookup => Lookup(header->NodeId, variable, variableLength, payload),
                 FuseOpcode.Forget => Forget(header->NodeId, args),
-                FuseOpcode.BatchForget => BatchForget(args, argsLength),
+                FuseOpcode.BatchForget => BatchForget(args, variable, variableLength),
                 FuseOpcode.Open => Open(header->NodeId, args, payload),
                 FuseOpcode.Release => Release(args),
                 FuseOpcode.Flush => WithFile(args, handler.Flush),
@@ -87,22 +139,8 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
         }
         catch (Exception)
         {
-            result = -Errno.EIO;
+            return -Errno.EIO;
         }
-        if (result == NoReplyMarker) return NoReply;
-        var outHeader = (FuseOutHeader*)reply;
-        outHeader->Unique = header->Unique;
-        if (result < 0)
-        {
-            outHeader->Error = result;
-            outHeader->Length = (uint)sizeof(FuseOutHeader);
-        }
-        else
-        {
-            outHeader->Error = 0;
-            outHeader->Length = (uint)(sizeof(FuseOutHeader) + result);
-        }
-        return (int)outHeader->Length;
     }
 
     /// <summary>Closes everything the kernel left open (a forced unmount sends no RELEASE).</summary>
@@ -132,6 +170,13 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
         uint wanted = FuseConstants.AsyncRead | FuseConstants.BigWrites | FuseConstants.AsyncDio
             | FuseConstants.ParallelDirops | FuseConstants.MaxPages;
         result->Flags = init->Flags & wanted;
+        bool offered = (init->Flags & FuseConstants.InitExt) != 0 && (init->Flags2 & FuseConstants.OverIoUringFlags2) != 0;
+        if (WantIoUring && offered)
+        {
+            result->Flags |= FuseConstants.InitExt;
+            result->Flags2 = FuseConstants.OverIoUringFlags2;
+            IoUringAgreed = true;
+        }
         result->MaxBackground = 64;
         result->CongestionThreshold = 48;
         result->MaxWrite = (uint)maxWrite;
@@ -148,11 +193,12 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
         return 0;
     }
 
-    private int Lookup(ulong parent, byte* args, int argsLength, byte* payload)
+    private int Lookup(ulong parent, byte* nameBytes, int nameLength, byte* payload)
     {
         string? directory = _nodes.PathOf(parent);
         if (directory is null) return -Errno.ENOENT;
-        string name = NulTerminated(args, argsLength);
+        // Read before replying: on io_uring the name and the reply share one buffer.
+        string name = NulTerminated(nameBytes, nameLength);
         if (name.Length == 0 || name.Contains('/')) return -Errno.ENOENT;
         string path = name switch
         {
@@ -179,11 +225,11 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
         return NoReplyMarker;
     }
 
-    private int BatchForget(byte* args, int argsLength)
+    private int BatchForget(byte* args, byte* entries, int entriesLength)
     {
         var batch = (FuseBatchForgetIn*)args;
-        long room = (argsLength - sizeof(FuseBatchForgetIn)) / sizeof(FuseForgetOne);
-        var ones = (FuseForgetOne*)(args + sizeof(FuseBatchForgetIn));
+        long room = entriesLength / sizeof(FuseForgetOne);
+        var ones = (FuseForgetOne*)entries;
         for (long i = 0; i < Math.Min(batch->Count, room); i++) _nodes.Forget(ones[i].NodeId, ones[i].Count);
         return NoReplyMarker;
     }
@@ -253,13 +299,13 @@ internal sealed unsafe class FuseRequestDispatcher(FuseRequestHandler handler, i
         return handler.Read(file, new Span<byte>(payload, size), (long)read->Offset);
     }
 
-    private int Write(byte* args, int argsLength, byte* payload)
+    private int Write(byte* args, byte* data, int dataLength, byte* payload)
     {
         var write = (FuseIoIn*)args;
         var file = _files.TryGet(write->FileHandle);
         if (file is null) return -Errno.EBADF;
-        int size = (int)Math.Min(write->Size, (uint)Math.Max(0, argsLength - sizeof(FuseIoIn)));
-        int n = handler.Write(file, new ReadOnlySpan<byte>(args + sizeof(FuseIoIn), size), (long)write->Offset);
+        int size = (int)Math.Min(write->Size, (uint)Math.Max(0, dataLength));
+        int n = handler.Write(file, new ReadOnlySpan<byte>(data, size), (long)write->Offset);
         if (n < 0) return n;
         *(FuseWriteOut*)payload = new FuseWriteOut { Size = (uint)n };
         return sizeof(FuseWriteOut);

@@ -24,24 +24,29 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
     private int _stopRequested;
     private int _closed;
 
-    private KernelFuseSession(int fd, FuseRequestHandler handler, FuseMountOptions options, string mountPoint)
+    private KernelFuseSession(int fd, FuseRequestHandler handler, FuseMountOptions options, string mountPoint, bool wantIoUring)
     {
         _fd = fd;
         _options = options;
         _maxWrite = options.MaxRead;
-        _dispatcher = new FuseRequestDispatcher(handler, _maxWrite);
+        _dispatcher = new FuseRequestDispatcher(handler, _maxWrite) { WantIoUring = wantIoUring };
         MountPoint = mountPoint;
         ConnectionId = MountTable.Find(mountPoint)?.DeviceMinor;
     }
 
     public string MountPoint { get; }
     public int? ConnectionId { get; }
-    public string TransportName => "kernel";
+
+    /// <summary>"io_uring" once INIT agreed on it, else "kernel" (the read/write loop).</summary>
+    public string TransportName => _dispatcher.IoUringAgreed ? "io_uring" : "kernel";
+
+    /// <summary>Entries per io_uring queue: requests one CPU's callers may have in flight at once.</summary>
+    private const int RingDepth = 8;
 
     /// <summary>mount(2) needs CAP_SYS_ADMIN; other users go through libfuse's fusermount3.</summary>
     public static bool CanMount => OperatingSystem.IsLinux() && File.Exists("/dev/fuse") && LibC.GetEffectiveUid() == 0;
 
-    public static KernelFuseSession Mount(IFileTree tree, string mountPoint, FuseMountOptions options)
+    public static KernelFuseSession Mount(IFileTree tree, string mountPoint, FuseMountOptions options, bool wantIoUring)
     {
         int fd = KernelCalls.Open("/dev/fuse", KernelCalls.ReadWrite | KernelCalls.CloseOnExec);
         if (fd < 0)
@@ -63,7 +68,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
             string source = options.SourceName.Replace(",", "_");
             if (KernelCalls.Mount(source, mountPoint, "fuse.mountchain", flags, string.Join(',', data)) != 0)
                 throw new IOException($"{mountPoint}: cannot mount: {KernelCalls.ErrorText(Marshal.GetLastPInvokeError())}");
-            return new KernelFuseSession(fd, new FuseRequestHandler(tree, options), options, mountPoint);
+            return new KernelFuseSession(fd, new FuseRequestHandler(tree, options), options, mountPoint, wantIoUring);
         }
         catch
         {
@@ -83,8 +88,12 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
         }
         finally { if (!_dispatcher.Initialised) buffers.Dispose(); }
 
-        int workers = Math.Max(1, _options.MaxIdleThreads);
         var threads = new List<Thread>();
+        var queues = new List<FuseRingQueue>();
+        // With io_uring the rings carry the requests once every queue is registered; /dev/fuse still
+        // carries what comes before that and what the kernel never puts on a ring (interrupts, forgets).
+        int workers = _dispatcher.IoUringAgreed ? 2 : Math.Max(1, _options.MaxIdleThreads);
+        if (_dispatcher.IoUringAgreed) StartRings(queues, threads);
         for (int i = 1; i < workers; i++)
         {
             int clone = CloneDescriptor();
@@ -96,9 +105,24 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
         try { ServeLoop(_fd, buffers); }
         finally { buffers.Dispose(); }
         foreach (var thread in threads) thread.Join();
+        foreach (var queue in queues) queue.Dispose();
         _dispatcher.ReleaseAll();
         Close();
         return 0;
+    }
+
+    private void StartRings(List<FuseRingQueue> queues, List<Thread> threads)
+    {
+        int payload = Math.Max(FuseConstants.MinReadBuffer, _maxWrite) + 4096;
+        int count = FuseRingQueue.QueueCount();
+        for (int q = 0; q < count; q++)
+        {
+            var queue = new FuseRingQueue(_fd, (ushort)q, RingDepth, payload, _dispatcher);
+            queues.Add(queue);
+            var thread = new Thread(queue.Run) { IsBackground = true, Name = $"fuse-ring-{q} {MountPoint}" };
+            thread.Start();
+            threads.Add(thread);
+        }
     }
 
     public void RequestStop()

@@ -11,9 +11,60 @@ namespace MountChain.Tests.Fuse;
 /// Both FUSE transports — our own /dev/fuse protocol and libfuse — on the real kernel, side by side:
 /// the same tree must look the same through each (bytes, holes, writes, directories, names).
 /// </summary>
-public sealed class FuseTransportTests
+public sealed class FuseTransportTests : IDisposable
 {
-    public static TheoryData<FuseTransport> Transports => new() { FuseTransport.Kernel, FuseTransport.LibFuse };
+    /// <summary>The kernel offers FUSE-over-io_uring only while this module parameter is Y.</summary>
+    private const string UringSwitch = "/sys/module/fuse/parameters/enable_uring";
+    private readonly string? _uringBefore = File.Exists(UringSwitch) ? File.ReadAllText(UringSwitch).Trim() : null;
+
+    public FuseTransportTests()
+    {
+        // Every theory below runs with io_uring offered; the fallback test turns it off for itself.
+        if (_uringBefore is not null) TrySetUring("Y");
+    }
+
+    public void Dispose()
+    {
+        if (_uringBefore is not null) TrySetUring(_uringBefore);
+    }
+
+    private static bool TrySetUring(string value)
+    {
+        try { File.WriteAllText(UringSwitch, value); return true; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    private static bool UringOffered => File.Exists(UringSwitch) && File.ReadAllText(UringSwitch).Trim() == "Y";
+
+    public static TheoryData<FuseTransport> Transports => new() { FuseTransport.IoUring, FuseTransport.Kernel, FuseTransport.LibFuse };
+
+    private static string ExpectedName(FuseTransport transport) => transport switch
+    {
+        FuseTransport.IoUring => UringOffered ? "io_uring" : "kernel",
+        FuseTransport.Kernel => "kernel",
+        _ => "libfuse",
+    };
+
+    [RequiresFuseFact]
+    public void Io_uring_falls_back_to_the_read_write_loop_where_the_kernel_does_not_offer_it()
+    {
+        using var scratch = new Scratch();
+        var data = new byte[1 << 20];
+        new Random(5).NextBytes(data);
+        using var device = new MemoryBlockDevice(data, writable: false);
+        Assert.True(!File.Exists(UringSwitch) || TrySetUring("N"), "cannot switch fuse.enable_uring off");
+        using (var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("off"), new FuseMountOptions { Transport = FuseTransport.IoUring }))
+        {
+            Assert.Equal("kernel", mount.Mount.Transport);
+            Assert.True(File.ReadAllBytes(mount.DiskFile).AsSpan().SequenceEqual(data));
+        }
+        if (!File.Exists(UringSwitch) || !TrySetUring("Y")) return; // a kernel without FUSE-over-io_uring: only the fallback to test
+        using (var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("on"), new FuseMountOptions { Transport = FuseTransport.IoUring }))
+        {
+            Assert.Equal("io_uring", mount.Mount.Transport);
+            Assert.True(File.ReadAllBytes(mount.DiskFile).AsSpan().SequenceEqual(data));
+        }
+    }
 
     [RequiresFuseFact]
     public void Auto_picks_our_transport_for_root_and_the_variable_overrides_it()
@@ -23,11 +74,13 @@ public sealed class FuseTransportTests
         {
             Environment.SetEnvironmentVariable(FuseMount.TransportVariable, null);
             // These tests run as root, where mount(2) is ours to call.
-            Assert.Equal(FuseTransport.Kernel, FuseMount.Resolve(FuseTransport.Auto));
+            Assert.Equal(FuseTransport.IoUring, FuseMount.Resolve(FuseTransport.Auto));
             Environment.SetEnvironmentVariable(FuseMount.TransportVariable, "libfuse");
             Assert.Equal(FuseTransport.LibFuse, FuseMount.Resolve(FuseTransport.Auto));
             Environment.SetEnvironmentVariable(FuseMount.TransportVariable, "kernel");
             Assert.Equal(FuseTransport.Kernel, FuseMount.Resolve(FuseTransport.Auto));
+            Environment.SetEnvironmentVariable(FuseMount.TransportVariable, "uring");
+            Assert.Equal(FuseTransport.IoUring, FuseMount.Resolve(FuseTransport.Auto));
             // An explicit choice is never overridden.
             Assert.Equal(FuseTransport.LibFuse, FuseMount.Resolve(FuseTransport.LibFuse));
         }
@@ -44,7 +97,7 @@ public sealed class FuseTransportTests
         new Random(8).NextBytes(data.AsSpan(6 << 20, 64 << 10)); // and at [6 MiB, 6 MiB + 64 KiB)
         using var device = new MemoryBlockDevice(data, writable: false);
         using var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("mnt"), new FuseMountOptions { Transport = transport });
-        Assert.Equal(transport == FuseTransport.Kernel ? "kernel" : "libfuse", mount.Mount.Transport);
+        Assert.Equal(ExpectedName(transport), mount.Mount.Transport);
 
         Assert.Equal(Convert.ToHexString(SHA256.HashData(data)), Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(mount.DiskFile))));
         // O_DIRECT reads of every size class, including ones the kernel splits (async DIO).
