@@ -1,6 +1,7 @@
 using MountChain.Fuse.Kernel;
 using MountChain.Fuse.Lifecycle;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Lifecycle;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Hosting;
 

@@ -1,7 +1,11 @@
 using System.Runtime.InteropServices;
 using MountChain.Fuse.Lifecycle;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
+
+using MountChain.Mounting.Hosting;
+
+using MountChain.Mounting.Lifecycle;
 
 namespace MountChain.Fuse.Hosting;
 
@@ -89,7 +93,7 @@ internal sealed unsafe class LibFuseSession : IFuseSession
     {
         if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
         var result = Unmounter.Unmount(MountPoint, lazy: false);
-        if (result.Outcome is Unmounter.Outcome.Unmounted or Unmounter.Outcome.NotMounted) return;
+        if (result.Outcome is UnmountOutcome.Unmounted or UnmountOutcome.NotMounted) return;
         LibFuse.Exit(_fuse);
         Unmounter.Unmount(MountPoint, lazy: true);
         if (ConnectionId is int id) Unmounter.AbortConnection(id);

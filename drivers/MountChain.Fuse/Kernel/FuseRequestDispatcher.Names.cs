@@ -1,6 +1,6 @@
 using System.Text;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Kernel;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Kernel;
 

@@ -2,7 +2,11 @@ using System.Runtime.InteropServices;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Lifecycle;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
+
+using MountChain.Mounting.Hosting;
+
+using MountChain.Mounting.Lifecycle;
 
 namespace MountChain.Fuse.Kernel;
 
@@ -129,7 +133,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
     {
         if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
         var result = Unmounter.Unmount(MountPoint, lazy: false);
-        if (result.Outcome is Unmounter.Outcome.Unmounted or Unmounter.Outcome.NotMounted) return;
+        if (result.Outcome is UnmountOutcome.Unmounted or UnmountOutcome.NotMounted) return;
         Unmounter.Unmount(MountPoint, lazy: true);
         if (ConnectionId is int id) Unmounter.AbortConnection(id);
     }

@@ -20,7 +20,7 @@ public static class ChainCommands
         yield return Changed();
     }
 
-    private static readonly Option<bool> JsonOption = new("--json") { Description = "Machine-readable JSON output" };
+    private static Option<bool> JsonOption => CommonOptions.Json;
 
     private static Command Info()
     {

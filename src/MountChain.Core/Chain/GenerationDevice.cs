@@ -10,6 +10,8 @@ public sealed class GenerationDevice(GrainMap map) : IBlockDevice
     public GrainMap Map { get; } = map;
     public long Length { get; } = map.CapacitySectors * 512;
     public bool CanWrite => false;
+    /// <summary>The generation presented: the map holds links 0 … g.</summary>
+    public int? TopGeneration => Map.Links.Count - 1;
 
     public void Read(Span<byte> buffer, long offset)
     {

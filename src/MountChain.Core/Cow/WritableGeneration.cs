@@ -35,6 +35,7 @@ public sealed class WritableGeneration : IBlockDevice
     public int Generation { get; }
     public long Length => Log.CapacitySectors * Sector.Size;
     public bool CanWrite => true;
+    int? IBlockDevice.TopGeneration => Generation;
 
     /// <summary>
     /// Hangs <paramref name="log"/> under generation <paramref name="generation"/> of <paramref name="chain"/>

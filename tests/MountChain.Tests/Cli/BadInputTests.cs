@@ -38,7 +38,7 @@ public sealed class BadInputTests : IDisposable
         if (args.Length == 0) args = ["hash", file];
         var before = Hashing.Snapshot(_dir.Path);
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
-        var r = CliRunner.RunInProcess(TimeSpan.FromSeconds(30), args);
+        var r = MountChainCli.RunInProcess(TimeSpan.FromSeconds(30), args);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
 
         Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}, stderr: {r.Stderr}");
@@ -149,7 +149,7 @@ public sealed class BadInputTests : IDisposable
         uint first = SparseFileEditor.ReadU32(path, SparseFileEditor.GteOffset(path, 0, 0));
         SparseFileEditor.WriteU32(path, SparseFileEditor.GteOffset(path, 1, 128), first); // 40 MiB = table 1, entry 128
         var before = Hashing.Snapshot(_dir.Path);
-        var r = CliRunner.RunInProcess("info", path);
+        var r = MountChainCli.RunInProcess("info", path);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("overlap", r.Stdout);
         Assert.Contains("wide.vmdk", r.Stdout);
@@ -170,7 +170,7 @@ public sealed class BadInputTests : IDisposable
         SparseFileEditor.EditEmbeddedDescriptor(_dir.File("base.vmdk"), t => System.Text.RegularExpressions.Regex.Replace(t, "\nCID=[0-9a-f]+", "\nCID=0abc0def"));
 
         AssertRefused(child, "parentCID");
-        var r = CliRunner.RunInProcess("hash", "--ignore-cid", child);
+        var r = MountChainCli.RunInProcess("hash", "--ignore-cid", child);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(expected, r.Stdout.Split(' ')[0]);
     }
@@ -340,19 +340,19 @@ public sealed class BadInputTests : IDisposable
     public void Usage_errors_exit_2()
     {
         string path = Base();
-        var unknown = CliRunner.RunInProcess("hash", "--no-such-option", path);
+        var unknown = MountChainCli.RunInProcess("hash", "--no-such-option", path);
         Assert.Equal(2, unknown.ExitCode);
         Assert.StartsWith("mountchain: ", unknown.Stderr);
 
-        var generation = CliRunner.RunInProcess("hash", "-g", "7", path);
+        var generation = MountChainCli.RunInProcess("hash", "-g", "7", path);
         Assert.Equal(2, generation.ExitCode);
         Assert.Contains("generation 7", generation.Stderr);
 
-        var missingArgument = CliRunner.RunInProcess("hash");
+        var missingArgument = MountChainCli.RunInProcess("hash");
         Assert.Equal(2, missingArgument.ExitCode);
 
         Child("base.vmdk", "c1.vmdk");
-        var backwards = CliRunner.RunInProcess("changed", "--from", "1", "--to", "0", _dir.File("c1.vmdk"));
+        var backwards = MountChainCli.RunInProcess("changed", "--from", "1", "--to", "0", _dir.File("c1.vmdk"));
         Assert.Equal(2, backwards.ExitCode);
     }
 

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.BlockFile;
+using MountChain.Mounting.BlockFile;
 using MountChain.Fuse.Hosting;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 using MountChain.Tests.Infrastructure;
 
 namespace MountChain.Tests.Fuse;
@@ -48,7 +48,7 @@ public sealed class FuseTransportTests : IDisposable
     [RequiresFuseFact]
     public void Io_uring_falls_back_to_the_read_write_loop_where_the_kernel_does_not_offer_it()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var data = new byte[1 << 20];
         new Random(5).NextBytes(data);
         using var device = new MemoryBlockDevice(data, writable: false);
@@ -91,7 +91,7 @@ public sealed class FuseTransportTests : IDisposable
     [MemberData(nameof(Transports))]
     public void Disk_file_reads_like_the_device_with_holes_and_direct_io(FuseTransport transport)
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var data = new byte[8 << 20];
         new Random(7).NextBytes(data.AsSpan(1 << 20, 2 << 20));   // data at [1 MiB, 3 MiB), zeros elsewhere
         new Random(8).NextBytes(data.AsSpan(6 << 20, 64 << 10)); // and at [6 MiB, 6 MiB + 64 KiB)
@@ -122,7 +122,7 @@ public sealed class FuseTransportTests : IDisposable
     [MemberData(nameof(Transports))]
     public void Writes_and_fsync_reach_the_device_and_the_size_cannot_change(FuseTransport transport)
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var data = new byte[4 << 20];
         new Random(3).NextBytes(data);
         using var device = new MemoryBlockDevice(data);
@@ -153,7 +153,7 @@ public sealed class FuseTransportTests : IDisposable
     [MemberData(nameof(Transports))]
     public void Large_directories_list_completely_and_names_resolve_after_the_kernel_forgets_them(FuseTransport transport)
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var tree = new WideTree(3000);
         using var mount = new InProcessMount(tree, scratch.Dir("mnt"), new FuseMountOptions { Transport = transport, AttributeTimeout = TimeSpan.Zero });
         var listed = Directory.EnumerateFiles(Path.Combine(mount.MountPoint, "d")).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();

@@ -17,7 +17,7 @@ public sealed class RequiresFuseFactAttribute : FactAttribute
         if (Environment.UserName != "root" && !IsRoot()) return "needs root (mount, losetup)";
         if (!FuseMount.IsSupported) return "needs /dev/fuse and libfuse3.so.3 (apt-get install fuse3)";
         foreach (var tool in tools.Append("fusermount3"))
-            if (!OnPath(tool)) return $"needs {tool}";
+            if (!ToolLocator.Exists(tool)) return $"needs {tool}";
         return null;
     }
 
@@ -26,10 +26,6 @@ public sealed class RequiresFuseFactAttribute : FactAttribute
         try { return File.ReadLines("/proc/self/status").Any(l => l.StartsWith("Uid:") && l.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1] == "0"); }
         catch (IOException) { return false; }
     }
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
-            .Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, tool)));
 }
 
 /// <summary>The theory form of <see cref="RequiresFuseFactAttribute"/>.</summary>
