@@ -156,6 +156,84 @@ public sealed class BadInputTests : IDisposable
         Assert.Equal(before, Hashing.Snapshot(_dir.Path));
     }
 
+    // ---- 64-bit header fields and table sizes (issue 15) ----------------------------------------
+
+    /// <summary>Byte position of descriptorOffset in the sparse header (format doc §2.1).</summary>
+    private const int DescriptorOffsetField = 0x1C;
+
+    [QemuFact]
+    public void A_descriptor_offset_that_is_negative_as_64_bits_is_refused_naming_the_field()
+    {
+        string path = Base();
+        SparseFileEditor.WriteU64(path, DescriptorOffsetField, 0xFFFFFFFFFFFFFF00);
+        foreach (string command in new[] { "info", "hash", "volumes" })
+            AssertRefused(path, "descriptorOffset", command, path);
+    }
+
+    [QemuFact]
+    public void Directory_offsets_that_are_negative_as_64_bits_are_refused_naming_the_field()
+    {
+        string path = Base();
+        SparseFileEditor.WriteU64(path, SparseFileEditor.GdOffsetOffset, 0x8000000000000010);
+        SparseFileEditor.WriteU64(path, SparseFileEditor.RgdOffsetOffset, 0xFFFFFFFFFFFFFFF0);
+        AssertRefused(path, "gdOffset");
+    }
+
+    [QemuFact]
+    public void A_redo_log_whose_redundant_directory_offset_is_negative_is_refused_for_writing()
+    {
+        string parent = Base();
+        string log = _dir.File("log.vmdk");
+        Assert.Equal(0, MountChainCli.RunInProcess("create-child", parent, "-g", "0", log).ExitCode);
+        SparseFileEditor.WriteU64(log, SparseFileEditor.RgdOffsetOffset, 0xFFFFFFFFFFFFFFF0);
+        string input = _dir.File("patch.bin");
+        File.WriteAllBytes(input, new byte[4096]);
+        AssertRefused(log, "rgdOffset", "write", log, "--offset", "0", "--input", input);
+    }
+
+    /// <summary>
+    /// A header alone, with 512-byte grains and the grain directory at sector 1, in a sparse file
+    /// just long enough to hold that directory: <paramref name="capacitySectors"/>/512 entries.
+    /// </summary>
+    private string HugeDirectoryImage(long capacitySectors)
+    {
+        string path = _dir.File($"gd-{capacitySectors}.vmdk");
+        long entries = capacitySectors / 512;
+        long gdSectors = (entries * 4 + 511) / 512;
+        var header = new byte[512];
+        "KDMV"u8.CopyTo(header);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.VersionOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.FlagsOffset), 1); // newline detector only
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.CapacityOffset), (ulong)capacitySectors);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.GrainSizeOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.NumGtesOffset), 512);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.GdOffsetOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.OverHeadOffset), (ulong)(1 + gdSectors));
+        "\n \r\n"u8.CopyTo(header.AsSpan(SparseFileEditor.NewlineOffset));
+        using (var file = new FileStream(path, FileMode.CreateNew))
+        {
+            file.Write(header);
+            file.SetLength((1 + gdSectors) * 512 + 512); // a hole: the directory reads as zeros
+        }
+        return path;
+    }
+
+    [Fact]
+    public void A_one_GiB_grain_directory_is_refused_before_it_is_read()
+    {
+        // 64 TiB with 512-byte grains: 2^28 entries, 1 GiB of directory (qemu: "L1 size too big").
+        string path = HugeDirectoryImage(1L << 37);
+        foreach (string command in new[] { "info", "hash" })
+            AssertRefused(path, "grain directory", command, path);
+    }
+
+    [Fact]
+    public void A_four_GiB_grain_directory_is_refused_not_overflowed()
+    {
+        string path = HugeDirectoryImage(1L << 39);
+        AssertRefused(path, "grain directory", "info", path);
+    }
+
     // ---- chain -------------------------------------------------------------------------------
 
     [QemuFact]

@@ -13,7 +13,7 @@ namespace MountChain.Core.Cow;
 /// <see cref="SparseExtentWriter"/> (same crash-safe protocol as the log), flat extents in place.
 /// Anything else (compressed, ZERO, read-only extents, COWD, SESparse) is refused.
 /// </summary>
-internal sealed class WritableLink : IDisposable
+internal sealed class CommitTarget : IDisposable
 {
     private sealed record Piece(long Start, long Length, SparseExtentWriter? Sparse, WritableFile? Flat, long FlatBase);
 
@@ -21,7 +21,7 @@ internal sealed class WritableLink : IDisposable
     private readonly IBlockDevice? _below;
 
     /// <param name="below">The generation under the link (to fill partial grains), or null for a base.</param>
-    public WritableLink(Link link, IBlockDevice? below)
+    public CommitTarget(Link link, IBlockDevice? below)
     {
         _below = below;
         try

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace MountChain.Core.Cow;
+namespace MountChain.Core.Formats.Descriptor;
 
 /// <summary>
 /// Writes descriptor text (format doc §1.2): a fresh one for a new redo log, and in-place edits of
