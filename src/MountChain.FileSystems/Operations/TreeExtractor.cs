@@ -67,25 +67,50 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
         }
     }
 
+    /// <summary>Two buffers, reused for every file: one is filled from the volume while the other is written out.</summary>
+    private readonly byte[][] _buffers = [new byte[CopyChunk], new byte[CopyChunk]];
+    private const int CopyChunk = 4 << 20;
+
+    /// <summary>
+    /// Copies the allocated ranges with reading and writing overlapped: chunk i+1 is read while
+    /// chunk i is written, so the copy runs at the speed of the slower side instead of their sum.
+    /// </summary>
     private void CopyFile(FsEntry entry, string destination)
     {
         using var handle = File.OpenHandle(destination, FileMode.Create, FileAccess.Write, FileShare.None);
         var ranges = fs.GetAllocatedRanges(entry) ?? [(0, entry.Size)];
-        byte[] buffer = new byte[FileContent.BufferSize];
-        foreach (var (start, length) in ranges)
+        Task? pending = null;
+        int current = 0;
+        try
         {
-            long offset = start, end = Math.Min(start + length, entry.Size);
-            while (offset < end)
+            foreach (var (start, length) in ranges)
             {
-                int want = (int)Math.Min(buffer.Length, end - offset);
-                int n = fs.Read(entry, buffer.AsSpan(0, want), offset);
-                if (n <= 0) throw new FileSystemCorruptException($"{entry.Path}: data ends at {offset} before the file size {entry.Size}");
-                // Skip all-zero blocks so the target stays sparse.
-                if (buffer.AsSpan(0, n).ContainsAnyExcept((byte)0)) RandomAccess.Write(handle, buffer.AsSpan(0, n), offset);
-                offset += n;
-                _bytes += n;
-                ReportMaybe();
+                long offset = start, end = Math.Min(start + length, entry.Size);
+                while (offset < end)
+                {
+                    byte[] buffer = _buffers[current];
+                    int want = (int)Math.Min(buffer.Length, end - offset);
+                    int n = fs.Read(entry, buffer.AsSpan(0, want), offset);
+                    if (n <= 0) throw new FileSystemCorruptException($"{entry.Path}: data ends at {offset} before the file size {entry.Size}");
+                    pending?.GetAwaiter().GetResult(); // the other buffer is free again
+                    pending = null;
+                    // Skip all-zero chunks so the target stays sparse.
+                    if (buffer.AsSpan(0, n).ContainsAnyExcept((byte)0))
+                    {
+                        long at = offset;
+                        if (end - offset <= n && pending == null && offset == start && ranges.Count == 1) RandomAccess.Write(handle, buffer.AsSpan(0, n), at);
+                        else pending = Task.Run(() => RandomAccess.Write(handle, buffer.AsSpan(0, n), at));
+                    }
+                    current ^= 1;
+                    offset += n;
+                    _bytes += n;
+                    ReportMaybe();
+                }
             }
+        }
+        finally
+        {
+            pending?.GetAwaiter().GetResult();
         }
         RandomAccess.SetLength(handle, entry.Size);
         _files++;
