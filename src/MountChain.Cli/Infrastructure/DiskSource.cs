@@ -15,6 +15,11 @@ public sealed class DiskSource
     public Option<int?> Generation { get; } = new("--generation", "-g") { Description = "Generation of the chain to present (0 = base); default: the file given" };
     public Option<bool> SingleLink { get; } = new("--single-link") { Description = "Open only this link; grains it does not hold read as zeros (VDDK OPEN_SINGLE_LINK)" };
     public Option<bool> IgnoreCid { get; } = new("--ignore-cid") { Description = "Forensics: accept CID mismatches between links (read-only)" };
+    public Option<string[]> MapPath { get; } = new("--map-path")
+    {
+        Description = "FROM=TO: look for parents whose hint starts with folder FROM (e.g. /vmfs/volumes/<uuid>/vm, C:\\VMs\\vm) under TO; repeatable",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
 
     /// <summary>Adds the disk argument and the chain options to <paramref name="command"/>.</summary>
     public DiskSource AddTo(Command command, bool withGeneration = true)
@@ -23,6 +28,7 @@ public sealed class DiskSource
         if (withGeneration) command.Options.Add(Generation);
         command.Options.Add(SingleLink);
         command.Options.Add(IgnoreCid);
+        command.Options.Add(MapPath);
         return this;
     }
 
@@ -30,7 +36,20 @@ public sealed class DiskSource
     {
         SingleLink = parse.GetValue(SingleLink),
         IgnoreCid = parse.GetValue(IgnoreCid),
+        PathMappings = ParseMappings(parse.GetValue(MapPath)),
     };
+
+    private static PathMapping[] ParseMappings(string[]? texts)
+    {
+        try
+        {
+            return (texts ?? []).Select(PathMapping.Parse).ToArray();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
 
     /// <summary>Opens the disk the command line names, read-only.</summary>
     public OpenedDisk Open(ParseResult parse)
