@@ -20,7 +20,7 @@ public static class RedoCommands
         yield return BenchWrite();
     }
 
-    private static readonly Option<bool> JsonOption = new("--json") { Description = "Machine-readable JSON output" };
+    private static Option<bool> JsonOption => CommonOptions.Json;
 
     private static Command CreateChild()
     {
@@ -36,7 +36,7 @@ public static class RedoCommands
             var (path, selector) = source.Target(parse, source.ChainOptions(parse));
             using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
             int g = DiskSource.GenerationIn(chain, selector);
-            if (g < 0 || g > chain.TopGeneration)
+            if (!chain.HasGeneration(g))
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);
             var result = new

@@ -3,6 +3,7 @@ using System.Text;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.HostedSparse;
 
 namespace MountChain.Core.Cow;
@@ -27,8 +28,7 @@ public static class RedoLogOperations
     /// </summary>
     public static RedoLog CreateChild(VmdkChain chain, int generation, string childPath, RedoLogOptions? options = null)
     {
-        if (generation < 0 || generation > chain.TopGeneration)
-            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{chain.TopGeneration}");
+        chain.RequireGeneration(generation);
         childPath = Path.GetFullPath(childPath);
         if (!childPath.EndsWith(".vmdk", StringComparison.OrdinalIgnoreCase))
             throw new OperationRefusedException(childPath, "a redo log's file name must end in .vmdk");
@@ -60,7 +60,7 @@ public static class RedoLogOperations
         {
             // Killed after deleting the log, before deleting the marker: the commit is complete.
             File.Delete(marker);
-            LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+            WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
             return new CommitResult(logPath, done.Parent, 0, done.NewCid, 0, 0, [], Resumed: true);
         }
         var noTimer = new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero };
@@ -106,7 +106,7 @@ public static class RedoLogOperations
 
             long copied = 0, zeroed = 0;
             using (var below = parentIndex > 0 ? chain.OpenGeneration(parentIndex - 1) : null)
-            using (var target = new WritableLink(parent, below))
+            using (var target = new CommitTarget(parent, below))
             {
                 var extent = log.Extent;
                 long grainBytes = extent.GrainBytes, grains = extent.GrainCount, capacity = extent.CapacityBytes;
@@ -115,8 +115,7 @@ public static class RedoLogOperations
                 {
                     uint e = extent.Entry(g);
                     if (e == 0) { g++; continue; }
-                    int run = 1;
-                    while (g + run < grains && run < 16 && (e == 1 ? extent.Entry(g + run) == 1 : extent.Entry(g + run) == e + (uint)(run * extent.GrainSectors))) run++;
+                    int run = extent.ContiguousRun(g, 16);
                     long offset = g * grainBytes;
                     long length = Math.Min(run * grainBytes, capacity - offset);
                     if (e == 1)
@@ -126,7 +125,7 @@ public static class RedoLogOperations
                     }
                     else
                     {
-                        extent.ReadData(buffer.AsSpan(0, (int)length), (long)e * 512);
+                        extent.ReadData(buffer.AsSpan(0, (int)length), (long)e * Sector.Size);
                         target.Write(buffer.AsSpan(0, (int)length), offset);
                         copied += length;
                     }
@@ -151,9 +150,9 @@ public static class RedoLogOperations
     private static void DeleteLogAndMarker(string logPath, string marker)
     {
         File.Delete(logPath);
-        LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
         File.Delete(marker);
-        LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
     }
 
     private static (string Parent, uint NewCid)? ReadMarker(string marker)
@@ -176,38 +175,34 @@ public static class RedoLogOperations
     private static void ReplaceFile(string path, byte[] content)
     {
         string temporary = path + $".mc-tmp-{Environment.ProcessId}";
-        using (var file = new LogFile(temporary, create: !File.Exists(temporary)))
+        using (var file = new WritableFile(temporary, create: !File.Exists(temporary)))
         {
             file.SetLength(0);
             file.Write(content, 0);
             file.Sync();
         }
         File.Move(temporary, path, overwrite: true);
-        LogFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     /// <summary>Gives a link a new CID (and longContentID if it has one): in the embedded descriptor region, or by replacing the descriptor file.</summary>
     private static void SetLinkCid(string linkPath, uint cid)
     {
-        Span<byte> head = stackalloc byte[512];
+        SparseExtentHeader? header;
+        byte[]? region = null;
         using (var probe = FileOpening.OpenReadOnly(linkPath))
         {
-            if (RandomAccess.Read(probe, head, 0) < 512) head.Clear();
+            header = EmbeddedDescriptor.TryReadHeader(probe, linkPath);
+            if (header is not null) region = EmbeddedDescriptor.ReadRegion(probe, header, linkPath);
         }
-        if (SparseExtentHeader.HasMagic(head))
+        if (header is not null)
         {
-            var header = SparseExtentHeader.Parse(head, linkPath);
-            using var file = new LogFile(linkPath, create: false);
-            var region = new byte[header.DescriptorSize * 512];
-            file.Read(region, (long)header.DescriptorOffset * 512);
-            int nul = Array.IndexOf(region, (byte)0);
-            string text = DescriptorText.WithCid(Encoding.UTF8.GetString(region, 0, nul < 0 ? region.Length : nul), cid, addLongContentId: false);
-            byte[] bytes = Encoding.UTF8.GetBytes(text);
-            if (bytes.Length > region.Length)
-                throw new CorruptMetadataException(linkPath, "the new descriptor does not fit its region");
-            Array.Clear(region);
-            bytes.CopyTo(region, 0);
-            file.Write(region, (long)header.DescriptorOffset * 512);
+            if (region is null) throw new CorruptMetadataException(linkPath, "has no embedded descriptor to give a new CID");
+            string text = DescriptorText.WithCid(EmbeddedDescriptor.TextOf(region), cid, addLongContentId: false);
+            var updated = EmbeddedDescriptor.TryEncode(text, header)
+                ?? throw new CorruptMetadataException(linkPath, "the new descriptor does not fit its region");
+            using var file = new WritableFile(linkPath, create: false);
+            EmbeddedDescriptor.Write(file, header, updated);
             file.Sync();
         }
         else
@@ -224,7 +219,7 @@ public static class RedoLogOperations
     public static IReadOnlyList<string> Unlink(string path, bool force = false)
     {
         path = Path.GetFullPath(path);
-        var descriptor = LinkFolderScan.TryReadDescriptor(path)
+        var descriptor = LinkOpener.TryReadDescriptor(path)
             ?? throw new OperationRefusedException(path, "is not a VMDK link (no descriptor could be read); refusing to delete it");
         string dir = Path.GetDirectoryName(path)!;
         if (!force)
@@ -237,17 +232,16 @@ public static class RedoLogOperations
         // The descriptor goes first: a crash then leaves stray extent files, never a link without data.
         File.Delete(path);
         deleted.Add(path);
-        LogFile.SyncDirectory(dir);
+        WritableFile.SyncDirectory(dir);
         foreach (var line in descriptor.Extents)
         {
             if (line.FileName is null) continue;
-            string normalized = line.FileName.Replace('\\', '/');
-            string file = Path.IsPathRooted(normalized) ? normalized : Path.GetFullPath(Path.Combine(dir, normalized));
+            string file = LinkOpener.ResolveExtentFile(dir, line.FileName);
             if (file == path || !File.Exists(file)) continue;
             File.Delete(file);
             deleted.Add(file);
         }
-        LogFile.SyncDirectory(dir);
+        WritableFile.SyncDirectory(dir);
         return deleted;
     }
 }

@@ -1,7 +1,9 @@
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.Grains;
 using MountChain.Core.Formats.HostedSparse;
+using MountChain.Core.Mapping;
 
 namespace MountChain.Core.Inspection;
 
@@ -32,8 +34,8 @@ public static class LinkInspector
                 link.Map(s, Math.Min(step, link.CapacitySectors - s), pieces, scratch);
                 foreach (var p in pieces)
                 {
-                    if (p.Kind is PieceKind.Data or PieceKind.Compressed) allocated += p.Count * 512;
-                    else if (p.Kind == PieceKind.Zero) zero += p.Count * 512;
+                    if (p.Kind is PieceKind.Data or PieceKind.Compressed) allocated += p.Count * Sector.Size;
+                    else if (p.Kind == PieceKind.Zero) zero += p.Count * Sector.Size;
                 }
             }
             foreach (var extent in link.Extents.OfType<HostedSparseExtent>())
@@ -62,10 +64,8 @@ public static class LinkInspector
             if (entries.Count > MaxGrainsForOverlapCheck) return null;
         }
         entries.Sort();
-        long span = extent.IsCompressed ? 1 : extent.GrainSectors;
-        for (int i = 1; i < entries.Count; i++)
-            if (entries[i] - (long)entries[i - 1] < span)
-                return $"two grains overlap at sector {entries[i]}";
-        return null;
+        var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(entries);
+        int at = GrainRuns.FirstOverlap<uint>(sorted, extent.IsCompressed ? 1 : extent.GrainSectors);
+        return at < 0 ? null : $"two grains overlap at sector {sorted[at]}";
     }
 }

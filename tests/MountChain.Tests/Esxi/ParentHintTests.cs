@@ -28,21 +28,21 @@ public sealed class ParentHintTests : IDisposable
         const string datastoreFolder = "/vmfs/volumes/5f1e0a2b-7c1d9e40-3a5b-0050569f0001/web01";
         string child = Chain("copied/base", "copied/snapshots", datastoreFolder + "/vm.vmdk");
 
-        var without = CliRunner.RunProcess("info", child);
+        var without = MountChainCli.Run("info", child);
         Assert.Equal(1, without.ExitCode);
         Assert.Contains("vm-000001.vmdk", without.Stderr);
         Assert.Contains("not found", without.Stderr);
 
         string map = $"{datastoreFolder}={_dir.File("copied/base")}";
-        var info = CliRunner.RunProcess("info", child, "--map-path", "/vmfs/volumes/other=/nowhere", "--map-path", map);
+        var info = MountChainCli.Run("info", child, "--map-path", "/vmfs/volumes/other=/nowhere", "--map-path", map);
         Assert.True(info.ExitCode == 0, info.Stderr);
         Assert.Contains("links:     2", info.Stdout);
         foreach (var command in new[] { "hash", "map", "volumes" })
         {
-            var r = CliRunner.RunProcess(command, child, "-g", "1", "--map-path", map);
+            var r = MountChainCli.Run(command, child, "-g", "1", "--map-path", map);
             Assert.True(r.ExitCode is 0 or 1 && !r.Stderr.Contains("not found"), $"{command}: {r.Stderr}");
         }
-        var hash = CliRunner.RunProcess("hash", child, "--map-path", map);
+        var hash = MountChainCli.Run("hash", child, "--map-path", map);
         Assert.True(hash.ExitCode == 0, hash.Stderr);
     }
 
@@ -50,7 +50,7 @@ public sealed class ParentHintTests : IDisposable
     public void A_Windows_drive_hint_finds_the_parent_in_the_sibling_folder_of_the_same_name()
     {
         string child = Chain("My VM", "snapshots", @"C:\Users\me\Documents\Virtual Machines\My VM\vm.vmdk");
-        var info = CliRunner.RunProcess("info", child);
+        var info = MountChainCli.Run("info", child);
         Assert.True(info.ExitCode == 0, info.Stderr);
         Assert.Contains("links:     2", info.Stdout);
     }
@@ -59,9 +59,9 @@ public sealed class ParentHintTests : IDisposable
     public void A_UNC_hint_is_remapped_case_insensitively_with_backslashes_in_the_mapping()
     {
         string child = Chain("restore/disk0", "restore/delta", @"\\filer01\VMs\web01\vm.vmdk");
-        var r = CliRunner.RunProcess("hash", child, "--map-path", $@"\\FILER01\vms\WEB01={_dir.File("restore/disk0")}");
+        var r = MountChainCli.Run("hash", child, "--map-path", $@"\\FILER01\vms\WEB01={_dir.File("restore/disk0")}");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var bad = CliRunner.RunProcess("hash", child, "--map-path", "no-equals-sign");
+        var bad = MountChainCli.Run("hash", child, "--map-path", "no-equals-sign");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("FROM=TO", bad.Stderr);
     }

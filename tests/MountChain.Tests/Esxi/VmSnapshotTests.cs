@@ -145,7 +145,7 @@ public sealed class VmSnapshotTests : IDisposable
     public void Hash_of_a_vmx_picks_the_generation_a_snapshot_names(string selector, string holder)
     {
         var raw = VmFolder();
-        var r = CliRunner.RunProcess("hash", _dir.File("vm.vmx"), "-g", selector);
+        var r = MountChainCli.Run("hash", _dir.File("vm.vmx"), "-g", selector);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.StartsWith(Sha(raw[holder]), r.Stdout);
     }
@@ -154,10 +154,10 @@ public sealed class VmSnapshotTests : IDisposable
     public void A_snapshot_name_works_on_a_vmdk_of_its_chain_and_a_branch_elsewhere_is_explained()
     {
         var raw = VmFolder();
-        var r = CliRunner.RunProcess("hash", _dir.File("vm-000003.vmdk"), "-g", "before upgrade");
+        var r = MountChainCli.Run("hash", _dir.File("vm-000003.vmdk"), "-g", "before upgrade");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.StartsWith(Sha(raw["vm-000001.vmdk"]), r.Stdout);
-        var other = CliRunner.RunProcess("hash", _dir.File("vm-000003.vmdk"), "-g", "other branch");
+        var other = MountChainCli.Run("hash", _dir.File("vm-000003.vmdk"), "-g", "other branch");
         Assert.Equal(1, other.ExitCode);
         Assert.Contains("another branch", other.Stderr);
         Assert.Contains("vm-000004.vmdk", other.Stderr);
@@ -167,7 +167,7 @@ public sealed class VmSnapshotTests : IDisposable
     public void Info_of_a_vmx_shows_the_snapshot_tree_and_labels_each_generation()
     {
         VmFolder();
-        var r = CliRunner.RunProcess("info", _dir.File("vm.vmx"));
+        var r = MountChainCli.Run("info", _dir.File("vm.vmx"));
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         Assert.Contains("vm:        " + _dir.File("vm.vmx") + " (web 01)", r.Stdout);
         Assert.Contains("  uid 1 \"base install\"  created 2021-", r.Stdout);
@@ -178,7 +178,7 @@ public sealed class VmSnapshotTests : IDisposable
         Assert.Contains("generation 1: " + _dir.File("vm-000001.vmdk") + " (seSparse)  <- snapshot uid 2 \"before upgrade\"", r.Stdout);
         Assert.Contains("generation 3: " + _dir.File("vm-000003.vmdk") + " (seSparse)  <- current state", r.Stdout);
         Assert.DoesNotContain("os.iso", r.Stdout);
-        var json = CliRunner.RunProcess("info", _dir.File("vm.vmx"), "--json");
+        var json = MountChainCli.Run("info", _dir.File("vm.vmx"), "--json");
         Assert.True(json.ExitCode == 0, json.Stderr);
         using var doc = System.Text.Json.JsonDocument.Parse(json.Stdout);
         Assert.Equal(4, doc.RootElement.GetProperty("snapshots").GetArrayLength());
