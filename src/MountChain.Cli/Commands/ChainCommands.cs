@@ -24,12 +24,13 @@ public static class ChainCommands
 
     private static Command Info()
     {
-        var command = new Command("info", "Show the chain: each link's file, createType, CID/parentCID, capacity, grain size, allocation and validation");
+        var command = new Command("info", "Show the chain: each link's file, createType, CID/parentCID, capacity, grain size, allocation and validation; for a .vmx, the snapshot tree and each disk's generations");
         var source = new DiskSource().AddTo(command, withGeneration: false);
         command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
             var path = parse.GetValue(source.Path)!.FullName;
+            if (Core.VmConfig.VmxFile.IsVmx(path)) return VmInfoCommand.Run(path, source.ChainOptions(parse), parse.GetValue(JsonOption));
             using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
             var links = chain.Links.Select((link, g) =>
             {
@@ -184,7 +185,7 @@ public static class ChainCommands
         command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
-            var path = parse.GetValue(source.Path)!.FullName;
+            var (path, _) = source.Target(parse, source.ChainOptions(parse));
             return WriteChangedAreas(path, source.ChainOptions(parse), parse.GetValue(from), parse.GetValue(to), parse.GetValue(JsonOption));
         });
         return command;

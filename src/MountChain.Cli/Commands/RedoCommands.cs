@@ -33,8 +33,9 @@ public static class RedoCommands
         {
             if (parse.GetValue(source.SingleLink) || parse.GetValue(source.IgnoreCid))
                 throw new UsageException("create-child needs the whole, validated chain (no --single-link or --ignore-cid)");
-            using var chain = VmdkChain.Open(parse.GetValue(source.Path)!.FullName);
-            int g = parse.GetValue(source.Generation) ?? chain.TopGeneration;
+            var (path, selector) = source.Target(parse, source.ChainOptions(parse));
+            using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
+            int g = DiskSource.GenerationIn(chain, selector);
             if (!chain.HasGeneration(g))
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);

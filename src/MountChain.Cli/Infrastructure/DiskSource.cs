@@ -12,17 +12,25 @@ namespace MountChain.Cli.Infrastructure;
 public sealed class DiskSource
 {
     public Argument<FileInfo> Path { get; } = new("disk") { Description = "A VMDK link (descriptor or sparse file) or a raw image" };
-    public Option<int?> Generation { get; } = new("--generation", "-g") { Description = "Generation of the chain to present (0 = base); default: the file given" };
+    public Option<string?> Generation { get; } = new("--generation", "-g") { Description = "Generation to present: a number (0 = base), or a snapshot name or uid:N from the VM's .vmsd; default: the file given" };
+    public Option<string?> Disk { get; } = new("--disk") { Description = "For a .vmx: which disk (e.g. scsi0:1); default: the first" };
     public Option<bool> SingleLink { get; } = new("--single-link") { Description = "Open only this link; grains it does not hold read as zeros (VDDK OPEN_SINGLE_LINK)" };
     public Option<bool> IgnoreCid { get; } = new("--ignore-cid") { Description = "Forensics: accept CID mismatches between links (read-only)" };
+    public Option<string[]> MapPath { get; } = new("--map-path")
+    {
+        Description = "FROM=TO: look for parents whose hint starts with folder FROM (e.g. /vmfs/volumes/<uuid>/vm, C:\\VMs\\vm) under TO; repeatable",
+        Arity = ArgumentArity.ZeroOrMore,
+    };
 
     /// <summary>Adds the disk argument and the chain options to <paramref name="command"/>.</summary>
     public DiskSource AddTo(Command command, bool withGeneration = true)
     {
         command.Arguments.Add(Path);
         if (withGeneration) command.Options.Add(Generation);
+        command.Options.Add(Disk);
         command.Options.Add(SingleLink);
         command.Options.Add(IgnoreCid);
+        command.Options.Add(MapPath);
         return this;
     }
 
@@ -30,14 +38,45 @@ public sealed class DiskSource
     {
         SingleLink = parse.GetValue(SingleLink),
         IgnoreCid = parse.GetValue(IgnoreCid),
+        PathMappings = ParseMappings(parse.GetValue(MapPath)),
     };
+
+    private static PathMapping[] ParseMappings(string[]? texts)
+    {
+        try
+        {
+            return (texts ?? []).Select(PathMapping.Parse).ToArray();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
 
     /// <summary>Opens the disk the command line names, read-only.</summary>
     public OpenedDisk Open(ParseResult parse)
     {
-        var file = parse.GetValue(Path)!;
-        int? generation = parse.GetValue(Generation);
-        return OpenedDisk.Open(file.FullName, generation, ChainOptions(parse));
+        var options = ChainOptions(parse);
+        var (path, selector) = Target(parse, options);
+        return OpenedDisk.Open(path, selector, options);
+    }
+
+    /// <summary>The VMDK the command line names (for a .vmx: its disk, at the snapshot -g names) and the -g left to apply.</summary>
+    public (string Path, string? Generation) Target(ParseResult parse, ChainOpenOptions options)
+    {
+        string path = parse.GetValue(Path)!.FullName;
+        string? selector = parse.GetValue(Generation);
+        if (!Core.VmConfig.VmxFile.IsVmx(path)) return (path, selector);
+        var choice = Core.VmConfig.SnapshotGenerations.ForVmx(path, selector, parse.GetValue(Disk), options.PathMappings);
+        return (choice.DiskPath, choice.Generation?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>The generation -g names in <paramref name="chain"/> (default: its top).</summary>
+    public static int GenerationIn(VmdkChain chain, string? selector)
+    {
+        if (selector is null) return chain.TopGeneration;
+        if (Core.VmConfig.SnapshotGenerations.IsNumber(selector, out int g)) return g;
+        return Core.VmConfig.SnapshotGenerations.GenerationOf(chain, selector);
     }
 
     /// <summary>
@@ -46,10 +85,11 @@ public sealed class DiskSource
     /// </summary>
     public OpenedDisk OpenWritable(ParseResult parse, FileInfo? redo)
     {
-        var file = parse.GetValue(Path)!;
         if (parse.GetValue(IgnoreCid))
             throw new UsageException("--ignore-cid is a read-only override; it cannot be combined with --write");
-        return OpenedDisk.OpenWritable(file.FullName, parse.GetValue(Generation), ChainOptions(parse), redo?.FullName);
+        var options = ChainOptions(parse);
+        var (path, selector) = Target(parse, options);
+        return OpenedDisk.OpenWritable(path, selector, options, redo?.FullName);
     }
 }
 
@@ -74,13 +114,16 @@ public sealed class OpenedDisk : IDisposable
     /// <summary>The redo log receiving writes, or null for a read-only disk.</summary>
     public string? RedoLogPath { get; private init; }
 
-    public static OpenedDisk Open(string path, int? generation, ChainOpenOptions options)
+    public static OpenedDisk Open(string path, int? generation, ChainOpenOptions options) =>
+        Open(path, generation?.ToString(System.Globalization.CultureInfo.InvariantCulture), options);
+
+    public static OpenedDisk Open(string path, string? generation, ChainOpenOptions options)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such file", path);
         if (!VmdkProbe.LooksLikeVmdk(path))
         {
-            if (generation is > 0) throw new UsageException($"{path}: a raw image has only generation 0");
+            if (generation is not null && generation != "0") throw new UsageException($"{path}: a raw image has only generation 0");
             return new OpenedDisk(path, new RawFileBlockDevice(path), null, 0);
         }
         var chain = VmdkChain.Open(path, options);
@@ -96,7 +139,7 @@ public sealed class OpenedDisk : IDisposable
         }
     }
 
-    public static OpenedDisk OpenWritable(string path, int? generation, ChainOpenOptions options, string? redoPath)
+    public static OpenedDisk OpenWritable(string path, string? generation, ChainOpenOptions options, string? redoPath)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such file", path);
@@ -117,9 +160,9 @@ public sealed class OpenedDisk : IDisposable
     }
 
     /// <summary>The generation asked for (default: the file given), checked against the chain.</summary>
-    private static int ResolveGeneration(string path, VmdkChain chain, int? generation)
+    private static int ResolveGeneration(string path, VmdkChain chain, string? generation)
     {
-        int g = generation ?? chain.TopGeneration;
+        int g = DiskSource.GenerationIn(chain, generation);
         if (!chain.HasGeneration(g))
             throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
         return g;

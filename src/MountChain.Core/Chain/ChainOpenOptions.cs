@@ -15,5 +15,8 @@ public sealed record ChainOpenOptions
     /// <summary>Explicit parent mappings (hint text → file), tried first (format doc §1.7 step 1).</summary>
     public IReadOnlyDictionary<string, string> ParentMap { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>`--map-path FROM=TO` folder mappings for parent hints, tried first (format doc §1.7 step 1).</summary>
+    public IReadOnlyList<PathMapping> PathMappings { get; init; } = [];
+
     public static ChainOpenOptions Default { get; } = new();
 }

@@ -16,7 +16,7 @@ internal sealed class ParentResolver(ChainOpenOptions options)
         string hint = child.Descriptor.ParentFileNameHint!;
         var looked = new List<string>();
         VmdkException? firstMismatch = null;
-        foreach (string candidate in Candidates(child.Path, hint, options.ParentMap, chainDirectories))
+        foreach (string candidate in Candidates(child.Path, hint, options.ParentMap, chainDirectories, options.PathMappings))
         {
             if (looked.Contains(candidate)) continue;
             looked.Add(candidate);
@@ -70,16 +70,18 @@ internal sealed class ParentResolver(ChainOpenOptions options)
     public static readonly IReadOnlyDictionary<string, string> NoParentMap = new Dictionary<string, string>();
 
     /// <summary>Candidate files for the parent of <paramref name="childPath"/>, in the order of format doc §1.7.</summary>
-    public static IEnumerable<string> Candidates(string childPath, string hint, IReadOnlyDictionary<string, string> parentMap, IEnumerable<string> chainDirectories)
+    public static IEnumerable<string> Candidates(string childPath, string hint, IReadOnlyDictionary<string, string> parentMap, IEnumerable<string> chainDirectories, IReadOnlyList<PathMapping>? pathMappings = null)
     {
         string childDir = Path.GetDirectoryName(Path.GetFullPath(childPath))!;
         // (1) explicit user mapping
         if (parentMap.TryGetValue(hint, out var mapped)) yield return Path.GetFullPath(mapped);
+        foreach (var mapping in pathMappings ?? [])
+            if (mapping.Apply(hint) is string remapped) yield return remapped;
         string normalized = hint.Replace('\\', '/');
         // (2) absolute POSIX hint
-        if (hint.StartsWith('/')) yield return hint;
+        bool windowsAbsolute = PathMapping.IsWindowsStyle(normalized);
+        if (hint.StartsWith('/') && !windowsAbsolute) yield return hint;
         // (3) hint (with '\' → '/') relative to the child's directory
-        bool windowsAbsolute = normalized.Length >= 2 && normalized[1] == ':' || normalized.StartsWith("//");
         if (!normalized.StartsWith('/') && !windowsAbsolute)
             yield return Path.GetFullPath(Path.Combine(childDir, normalized));
         // (4) basename in the child's directory
@@ -90,6 +92,12 @@ internal sealed class ParentResolver(ChainOpenOptions options)
             // (5) basename in the directories of other chain members
             foreach (var dir in chainDirectories)
                 yield return Path.Combine(dir, baseName);
+            // (6) an absolute hint (/vmfs/volumes/<datastore>/<vm>/f, C:\VMs\<vm>\f, \\srv\share\<vm>\f) whose
+            // VM folder was copied next to the child's folder: <child dir>/../<vm>/f (dissect's rule).
+            string[] parts = normalized.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            string? up = Path.GetDirectoryName(childDir);
+            if ((normalized.StartsWith('/') || windowsAbsolute) && parts.Length >= 2 && up is not null)
+                yield return Path.Combine(up, parts[^2], baseName);
         }
     }
 }
