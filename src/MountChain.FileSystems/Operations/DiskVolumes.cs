@@ -27,7 +27,7 @@ public static class DiskVolumes
         var result = new List<VolumeInfo>();
         foreach (var p in table.Partitions)
         {
-            var fs = p.IsExtendedContainer ? new DetectedFileSystem("extended", "") : FileSystemDetector.Detect(new VolumeDevice(disk, p.Offset, p.Length));
+            var fs = p.IsExtendedContainer ? new DetectedFileSystem("extended", "") : FileSystemDetector.Detect(new VolumeDevice(disk, p.Offset, p.Length) { Name = p.Name });
             result.Add(new VolumeInfo(p, fs));
         }
         return result;
@@ -38,7 +38,7 @@ public static class DiskVolumes
         var volumes = Scan(disk);
         var info = volumes.FirstOrDefault(v => v.Partition.Number == partition)
             ?? throw new IOException($"partition p{partition} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Partition.Name))})");
-        var device = new VolumeDevice(disk, info.Partition.Offset, info.Partition.Length);
+        var device = new VolumeDevice(disk, info.Partition.Offset, info.Partition.Length) { Name = info.Partition.Name };
         var factory = FileSystemRegistry.Find(info.FileSystem.Kind)
             ?? throw new IOException($"p{partition}: file system '{info.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
         return new OpenedVolume(info, device, factory(device));

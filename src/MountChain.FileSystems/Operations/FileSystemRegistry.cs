@@ -14,6 +14,8 @@ public static class FileSystemRegistry
     {
         ["ntfs"] = volume => new NtfsFileSystem(volume),
         ["xfs"] = volume => Xfs.XfsFileSystem.Open(volume),
+        [Fat.FatFileSystem.KindName] = volume => new Fat.FatFileSystem(volume),
+        [Exfat.ExfatFileSystem.KindName] = volume => new Exfat.ExfatFileSystem(volume),
     };
 
     private static readonly Lock Gate = new();
