@@ -57,8 +57,10 @@ public sealed class PartitionTableTests : IDisposable
         Assert.Equal(("swap", "swappy"), Fs(vols[2]));
         Assert.Equal(("vfat", "FATVOL"), Fs(vols[3]));
         Assert.Equal("first", vols[0].GetProperty("partitionLabel").GetString());
-        // Only the NTFS partition is readable: files-hash picks it without --partition.
-        Assert.Equal(0, Shell.MountChain("files-hash", Disk).ExitCode);
+        // NTFS and FAT are readable: files-hash wants --partition, and reads either.
+        Assert.Equal(2, Shell.MountChain("files-hash", Disk).ExitCode);
+        Assert.Equal(0, Shell.MountChain("files-hash", Disk, "--partition", "1").ExitCode);
+        Assert.Equal(0, Shell.MountChain("files-hash", Disk, "--partition", "4").ExitCode);
         var r = Shell.MountChain("ls", Disk, "p2:/");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("ext4", r.Stderr);
