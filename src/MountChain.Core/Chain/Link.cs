@@ -43,7 +43,7 @@ public sealed class Link : IDisposable
     public IReadOnlyList<string> Warnings { get; }
 
     /// <summary>Grain size in sectors of the first sparse extent, or 0 for a link without grains.</summary>
-    public long GrainSectors => _extents.OfType<HostedSparseExtent>().FirstOrDefault()?.GrainSectors ?? 0;
+    public long GrainSectors => _extents.FirstOrDefault(e => e is HostedSparseExtent or Formats.Cowd.CowdExtent or Formats.SeSparse.SeSparseExtent)?.GrainSectors ?? 0;
 
     /// <summary>Appends pieces covering [start, start+count) of the link's address space, in order.</summary>
     public void Map(long start, long count, List<LinkPiece> output, List<ExtentPiece> scratch)

@@ -1,8 +1,10 @@
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.Cowd;
 using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.Flat;
 using MountChain.Core.Formats.HostedSparse;
+using MountChain.Core.Formats.SeSparse;
 
 namespace MountChain.Core.Chain;
 
@@ -88,12 +90,18 @@ public static class LinkOpener
         string? selfCanonical = null; // realpath only when the names differ (saves syscalls per link)
         var extents = new List<IExtent>();
         bool selfUsed = false;
+        // A renamed monolithicSparse/streamOptimized file still names its old file in its embedded
+        // descriptor; like qemu and VMware, the single extent of an embedded descriptor is the
+        // containing file, whatever name it gives (format doc §1.1).
+        bool singleSelfExtent = selfSparse is not null && descriptor.Extents.Count == 1 && descriptor.Extents[0].Type == ExtentType.Sparse;
         try
         {
+            int lineIndex = 0;
             foreach (var line in descriptor.Extents)
             {
+                lineIndex++;
                 if (line.Access == ExtentAccess.NoAccess)
-                    throw new UnsupportedFeatureException(path, "NOACCESS extents cannot be read");
+                    throw new UnsupportedFeatureException(path, $"extent line {lineIndex} is NOACCESS: VMware forbids reading it, so the disk cannot be presented (format doc §6.1)");
                 if (line.Type == ExtentType.Zero)
                 {
                     extents.Add(new ZeroExtent(line.Sectors));
@@ -103,9 +111,11 @@ public static class LinkOpener
                 switch (line.Type)
                 {
                     case ExtentType.Sparse:
-                        if (selfSparse is not null && !selfUsed &&
-                            (file == selfFull || PathInspection.Canonical(file) == (selfCanonical ??= PathInspection.Canonical(path))))
+                        if (selfSparse is not null && !selfUsed && (singleSelfExtent ||
+                            file == selfFull || PathInspection.Canonical(file) == (selfCanonical ??= PathInspection.Canonical(path))))
                         {
+                            if (singleSelfExtent && file != selfFull && PathInspection.Canonical(file) != (selfCanonical ??= PathInspection.Canonical(path)))
+                                warnings.Add($"embedded descriptor names extent '{line.FileName}', not this file (renamed?); read this file as its extent, as qemu and VMware do");
                             if (selfSparse.Sectors != line.Sectors)
                                 throw new CorruptMetadataException(path, $"header capacity {selfSparse.Sectors} sectors differs from the descriptor's extent size {line.Sectors}");
                             extents.Add(selfSparse);
@@ -121,7 +131,24 @@ public static class LinkOpener
                     case ExtentType.Vmfs:
                         RequireRegularFile(path, file);
                         extents.Add(new FlatExtent(file, line.Sectors, line.Offset));
+                        if (line.Type == ExtentType.Vmfs && line.Offset != 0)
+                            warnings.Add($"extent line {lineIndex}: VMFS extent '{line.FileName}' carries offset {line.Offset}, outside the spec (ESXi writes none or 0; qemu refuses it); read from sector {line.Offset} of the file");
                         break;
+                    case ExtentType.VmfsSparse:
+                        RequireRegularFile(path, file);
+                        var cowd = new CowdExtent(file, line.Sectors);
+                        extents.Add(cowd);
+                        if (cowd.Warning is not null) warnings.Add(cowd.Warning);
+                        break;
+                    case ExtentType.SeSparse:
+                        RequireRegularFile(path, file);
+                        extents.Add(new SeSparseExtent(file, line.Sectors));
+                        break;
+                    case ExtentType.VmfsRdm:
+                    case ExtentType.VmfsRaw:
+                        throw new UnsupportedFeatureException(path, $"extent line {lineIndex} is a raw device mapping ({line.Type} \"{line.FileName}\"): its data lives on a LUN, not in the folder; copy the LUN's contents to a flat file to read it");
+                    case ExtentType.VsanSparse:
+                        throw new UnsupportedFeatureException(path, $"extent line {lineIndex} is VSANSPARSE (\"{line.FileName}\"): its data lives in vSAN objects, not in files");
                     default:
                         throw new UnsupportedFeatureException(path, $"extent type {line.Type} ({line.FileName}) is not supported");
                 }

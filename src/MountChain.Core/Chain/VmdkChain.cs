@@ -58,6 +58,11 @@ public sealed class VmdkChain : IDisposable
                 current = parent;
             }
             links.Reverse();
+            // format doc §10.2 item 9: VMware never mixes the two ESXi delta formats in one hierarchy.
+            bool cowd = links.Any(l => l.Extents.Any(e => e is Formats.Cowd.CowdExtent));
+            bool seSparse = links.Any(l => l.Extents.Any(e => e is Formats.SeSparse.SeSparseExtent));
+            if (cowd && seSparse)
+                warnings.Add($"{path}: the chain mixes vmfsSparse (COWD) and SESparse deltas, which VMware never creates in one hierarchy");
             return new VmdkChain(links.ToArray(), warnings);
         }
         catch

@@ -14,7 +14,7 @@ public sealed record RedoLogOptions
     public TimeSpan MetadataFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Test hook: make chosen I/O calls fail (EIO/ENOSPC paths).</summary>
-    public Func<LogIo, long, int, Exception?>? Fault { get; init; }
+    public Func<FileOperation, long, int, Exception?>? Fault { get; init; }
 
     /// <summary>Create new logs as version 2 (zeroed-grain GTE 1 for zero writes / TRIM) rather than version 1.</summary>
     public bool ZeroedGrains { get; init; } = true;

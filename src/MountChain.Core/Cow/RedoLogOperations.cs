@@ -60,7 +60,7 @@ public static class RedoLogOperations
         {
             // Killed after deleting the log, before deleting the marker: the commit is complete.
             File.Delete(marker);
-            LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+            WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
             return new CommitResult(logPath, done.Parent, 0, done.NewCid, 0, 0, [], Resumed: true);
         }
         var noTimer = new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero };
@@ -115,8 +115,7 @@ public static class RedoLogOperations
                 {
                     uint e = extent.Entry(g);
                     if (e == 0) { g++; continue; }
-                    int run = 1;
-                    while (g + run < grains && run < 16 && (e == 1 ? extent.Entry(g + run) == 1 : extent.Entry(g + run) == e + (uint)(run * extent.GrainSectors))) run++;
+                    int run = extent.ContiguousRun(g, 16);
                     long offset = g * grainBytes;
                     long length = Math.Min(run * grainBytes, capacity - offset);
                     if (e == 1)
@@ -126,7 +125,7 @@ public static class RedoLogOperations
                     }
                     else
                     {
-                        extent.ReadData(buffer.AsSpan(0, (int)length), (long)e * 512);
+                        extent.ReadData(buffer.AsSpan(0, (int)length), (long)e * Sector.Size);
                         target.Write(buffer.AsSpan(0, (int)length), offset);
                         copied += length;
                     }
@@ -151,9 +150,9 @@ public static class RedoLogOperations
     private static void DeleteLogAndMarker(string logPath, string marker)
     {
         File.Delete(logPath);
-        LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
         File.Delete(marker);
-        LogFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(logPath)!);
     }
 
     private static (string Parent, uint NewCid)? ReadMarker(string marker)
@@ -176,14 +175,14 @@ public static class RedoLogOperations
     private static void ReplaceFile(string path, byte[] content)
     {
         string temporary = path + $".mc-tmp-{Environment.ProcessId}";
-        using (var file = new LogFile(temporary, create: !File.Exists(temporary)))
+        using (var file = new WritableFile(temporary, create: !File.Exists(temporary)))
         {
             file.SetLength(0);
             file.Write(content, 0);
             file.Sync();
         }
         File.Move(temporary, path, overwrite: true);
-        LogFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        WritableFile.SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
     }
 
     /// <summary>Gives a link a new CID (and longContentID if it has one): in the embedded descriptor region, or by replacing the descriptor file.</summary>
@@ -197,7 +196,7 @@ public static class RedoLogOperations
         if (SparseExtentHeader.HasMagic(head))
         {
             var header = SparseExtentHeader.Parse(head, linkPath);
-            using var file = new LogFile(linkPath, create: false);
+            using var file = new WritableFile(linkPath, create: false);
             var region = new byte[header.DescriptorSize * 512];
             file.Read(region, (long)header.DescriptorOffset * 512);
             int nul = Array.IndexOf(region, (byte)0);
@@ -237,7 +236,7 @@ public static class RedoLogOperations
         // The descriptor goes first: a crash then leaves stray extent files, never a link without data.
         File.Delete(path);
         deleted.Add(path);
-        LogFile.SyncDirectory(dir);
+        WritableFile.SyncDirectory(dir);
         foreach (var line in descriptor.Extents)
         {
             if (line.FileName is null) continue;
@@ -247,7 +246,7 @@ public static class RedoLogOperations
             File.Delete(file);
             deleted.Add(file);
         }
-        LogFile.SyncDirectory(dir);
+        WritableFile.SyncDirectory(dir);
         return deleted;
     }
 }

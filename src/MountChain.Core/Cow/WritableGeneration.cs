@@ -1,7 +1,9 @@
 using MountChain.Core.BlockDevices;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
+using MountChain.Core.Formats;
 using MountChain.Core.Formats.Descriptor;
+using MountChain.Core.Formats.HostedSparse;
 
 namespace MountChain.Core.Cow;
 
@@ -31,7 +33,7 @@ public sealed class WritableGeneration : IBlockDevice
     public IBlockDevice Lower => _lower;
     /// <summary>Index the log has in extents reports: the attached generation + 1.</summary>
     public int Generation { get; }
-    public long Length => Log.CapacitySectors * 512;
+    public long Length => Log.CapacitySectors * Sector.Size;
     public bool CanWrite => true;
 
     /// <summary>
@@ -119,14 +121,9 @@ public sealed class WritableGeneration : IBlockDevice
         {
             long grain = offset / grainBytes;
             uint e = extent.Entry(grain);
-            long runEnd = Math.Min(end, (grain + 1) * grainBytes);
             // Join following grains of the same class (data / zero / from below).
-            while (runEnd < end)
-            {
-                uint f = extent.Entry(runEnd / grainBytes);
-                if ((f > 1) != (e > 1) || (e <= 1 && f != e)) break;
-                runEnd = Math.Min(end, runEnd + grainBytes);
-            }
+            long spanned = (end - 1) / grainBytes - grain + 1;
+            long runEnd = Math.Min(end, (grain + extent.SameKindRun(grain, spanned)) * grainBytes);
             if (e == 0)
             {
                 lowerRuns.Clear();

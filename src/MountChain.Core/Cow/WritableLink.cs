@@ -1,6 +1,7 @@
 using MountChain.Core.BlockDevices;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
+using MountChain.Core.Formats;
 using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.Flat;
 using MountChain.Core.Formats.HostedSparse;
@@ -14,7 +15,7 @@ namespace MountChain.Core.Cow;
 /// </summary>
 internal sealed class WritableLink : IDisposable
 {
-    private sealed record Piece(long Start, long Length, SparseExtentWriter? Sparse, LogFile? Flat, long FlatBase);
+    private sealed record Piece(long Start, long Length, SparseExtentWriter? Sparse, WritableFile? Flat, long FlatBase);
 
     private readonly List<Piece> _pieces = [];
     private readonly IBlockDevice? _below;
@@ -30,7 +31,7 @@ internal sealed class WritableLink : IDisposable
             {
                 var extent = link.Extents[i];
                 var line = link.Descriptor.Extents[i];
-                long length = extent.Sectors * 512;
+                long length = extent.Sectors * Sector.Size;
                 if (line.Access != ExtentAccess.ReadWrite)
                     throw new OperationRefusedException(link.Path, $"extent {line.FileName ?? "(ZERO)"} is {line.Access}; commit writes only RW extents");
                 switch (extent)
@@ -39,7 +40,7 @@ internal sealed class WritableLink : IDisposable
                         _pieces.Add(new Piece(start, length, new SparseExtentWriter(sparse.FilePath!, new SparseWriterOptions { MetadataFlushInterval = TimeSpan.Zero }), null, 0));
                         break;
                     case FlatExtent flat:
-                        _pieces.Add(new Piece(start, length, null, new LogFile(flat.FilePath!, create: false), line.Offset * 512));
+                        _pieces.Add(new Piece(start, length, null, new WritableFile(flat.FilePath!, create: false), line.Offset * Sector.Size));
                         break;
                     default:
                         throw new OperationRefusedException(link.Path, $"commit needs a hosted sparse or flat parent; extent {line.FileName ?? "(ZERO)"} is {line.Type}{(extent is HostedSparseExtent ? " (compressed)" : "")}");

@@ -1,6 +1,7 @@
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.Grains;
 using MountChain.Core.Formats.HostedSparse;
 
 namespace MountChain.Core.Inspection;
@@ -62,10 +63,8 @@ public static class LinkInspector
             if (entries.Count > MaxGrainsForOverlapCheck) return null;
         }
         entries.Sort();
-        long span = extent.IsCompressed ? 1 : extent.GrainSectors;
-        for (int i = 1; i < entries.Count; i++)
-            if (entries[i] - (long)entries[i - 1] < span)
-                return $"two grains overlap at sector {entries[i]}";
-        return null;
+        var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(entries);
+        int at = GrainRuns.FirstOverlap<uint>(sorted, extent.IsCompressed ? 1 : extent.GrainSectors);
+        return at < 0 ? null : $"two grains overlap at sector {sorted[at]}";
     }
 }

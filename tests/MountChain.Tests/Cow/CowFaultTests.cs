@@ -1,5 +1,7 @@
 using MountChain.Core.Chain;
 using MountChain.Core.Cow;
+using MountChain.Core.Formats;
+using MountChain.Core.Formats.HostedSparse;
 using MountChain.Tests.Infrastructure;
 
 namespace MountChain.Tests.Cow;
@@ -18,7 +20,7 @@ public sealed class CowFaultTests
         var options = new RedoLogOptions
         {
             MetadataFlushInterval = TimeSpan.Zero,
-            Fault = (io, _, _) => failSyncs && io == LogIo.Sync ? new IOException("Input/output error") : null,
+            Fault = (io, _, _) => failSyncs && io == FileOperation.Sync ? new IOException("Input/output error") : null,
         };
         var kept = new byte[1 << 20];
         new Random(3).NextBytes(kept);
@@ -58,7 +60,7 @@ public sealed class CowFaultTests
         var options = new RedoLogOptions
         {
             MetadataFlushInterval = TimeSpan.Zero,
-            Fault = (io, offset, length) => failWrites && io == LogIo.Write && length >= 65536 ? new IOException("No space left on device") : null,
+            Fault = (io, offset, length) => failWrites && io == FileOperation.Write && length >= 65536 ? new IOException("No space left on device") : null,
         };
         using (var chain = VmdkChain.Open(c))
         using (var device = RedoLog.OpenOrCreateFor(chain, 1, log, options: options))

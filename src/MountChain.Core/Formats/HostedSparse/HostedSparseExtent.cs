@@ -1,8 +1,8 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.IO.Compression;
 using Microsoft.Win32.SafeHandles;
 using MountChain.Core.Errors;
+using MountChain.Core.Formats.Grains;
 
 namespace MountChain.Core.Formats.HostedSparse;
 
@@ -17,13 +17,11 @@ public sealed class HostedSparseExtent : IExtent
 {
     private readonly long _fileLength;
     private readonly uint[] _gd;
-    private readonly int _gtBytes;
     private readonly long _grainBytes;
     private readonly bool _ownsHandle;
-    private CachedTable? _lastTable;
+    private readonly HostedTableRules _rules;
+    private readonly GrainTableReader<uint> _tables;
     private readonly DecompressedGrainCache? _grainCache;
-
-    private sealed record CachedTable(long Index, uint[] Entries);
 
     /// <summary>Opens <paramref name="path"/> (or reuses <paramref name="handle"/>) as a sparse extent of <paramref name="expectedSectors"/> sectors (null: the header's capacity).</summary>
     public HostedSparseExtent(string path, long? expectedSectors = null, SafeFileHandle? handle = null)
@@ -34,8 +32,8 @@ public sealed class HostedSparseExtent : IExtent
         try
         {
             _fileLength = RandomAccess.GetLength(Handle);
-            Span<byte> sector = stackalloc byte[512];
-            if (_fileLength < 512)
+            Span<byte> sector = stackalloc byte[SparseHeaderLayout.Size];
+            if (_fileLength < SparseHeaderLayout.Size)
                 throw new CorruptMetadataException(path, $"file is {_fileLength} bytes, too short for a sparse header");
             FileOpening.ReadExactly(Handle, sector, 0, path);
             var header = SparseExtentHeader.Parse(sector, path);
@@ -48,10 +46,12 @@ public sealed class HostedSparseExtent : IExtent
                 throw new CorruptMetadataException(path, $"header capacity {header.Capacity} sectors differs from the descriptor's extent size {want}");
             Sectors = (long)header.Capacity;
             GrainSectors = (long)header.GrainSize;
-            _grainBytes = GrainSectors * 512;
-            _gtBytes = checked((int)header.NumGtesPerGt * 4);
+            _grainBytes = GrainSectors * Sector.Size;
+            _rules = new HostedTableRules(header, _fileLength, path);
             _gd = LoadGrainDirectory(header, out var warning);
+            _rules.NoteLateTables(_gd);
             Warning = warning;
+            _tables = new GrainTableReader<uint>(new TableFormat(this), ReadData);
             if (header.IsCompressed) _grainCache = new DecompressedGrainCache(8);
         }
         catch
@@ -85,17 +85,17 @@ public sealed class HostedSparseExtent : IExtent
     {
         if (!header.IsCompressed)
             throw new CorruptMetadataException(FilePath!, "gdOffset is GD_AT_END but the file is not streamOptimized");
-        if (_fileLength < 3 * 512 || _fileLength % 512 != 0)
+        if (_fileLength < 3 * Sector.Size || _fileLength % Sector.Size != 0)
             throw new CorruptMetadataException(FilePath!, "gdOffset is GD_AT_END but the file has no footer (length is not whole sectors)");
-        Span<byte> tail = stackalloc byte[1536];
-        FileOpening.ReadExactly(Handle!, tail, _fileLength - 1536, FilePath!);
+        Span<byte> tail = stackalloc byte[3 * Sector.Size];
+        FileOpening.ReadExactly(Handle!, tail, _fileLength - tail.Length, FilePath!);
         var footerMarker = StreamMarker.Parse(tail);
-        var eos = StreamMarker.Parse(tail[1024..]);
+        var eos = StreamMarker.Parse(tail[(2 * Sector.Size)..]);
         if (footerMarker.Size != 0 || footerMarker.Type != StreamMarker.TypeFooter)
             throw new CorruptMetadataException(FilePath!, "gdOffset is GD_AT_END but there is no footer marker at EOF−1536");
         if (eos.Value != 0 || eos.Size != 0 || eos.Type != StreamMarker.TypeEos)
             throw new CorruptMetadataException(FilePath!, "gdOffset is GD_AT_END but there is no end-of-stream marker at EOF−512");
-        var footer = SparseExtentHeader.Parse(tail.Slice(512, 512), FilePath!);
+        var footer = SparseExtentHeader.Parse(tail.Slice(Sector.Size, SparseHeaderLayout.Size), FilePath!);
         if (footer.GdOffset == SparseHeaderLayout.GdAtEnd)
             throw new CorruptMetadataException(FilePath!, "footer's gdOffset is GD_AT_END too");
         return footer;
@@ -104,20 +104,19 @@ public sealed class HostedSparseExtent : IExtent
     private uint[] LoadGrainDirectory(SparseExtentHeader h, out string? warning)
     {
         warning = null;
-        ulong count = h.GrainTableCount;
-        string? primaryProblem = CheckDirectoryPlacement(h.GdOffset, count, "grain directory");
+        string? primaryProblem = _rules.DirectoryPlacementProblem(h.GdOffset, "grain directory");
         uint[]? gd = null;
         if (primaryProblem is null)
         {
-            gd = ReadDirectory(h.GdOffset, (int)count);
-            primaryProblem = CheckDirectoryEntries(gd, "grain directory");
+            gd = _rules.ReadDirectory(ReadData, h.GdOffset);
+            primaryProblem = _rules.DirectoryProblem(gd, "grain directory");
         }
         if (primaryProblem is null) return gd!;
 
-        if (h.HasRedundantTables && h.RgdOffset != 0 && CheckDirectoryPlacement(h.RgdOffset, count, "redundant grain directory") is null)
+        if (h.HasRedundantTables && h.RgdOffset != 0 && _rules.DirectoryPlacementProblem(h.RgdOffset, "redundant grain directory") is null)
         {
-            var rgd = ReadDirectory(h.RgdOffset, (int)count);
-            if (CheckDirectoryEntries(rgd, "redundant grain directory") is null)
+            var rgd = _rules.ReadDirectory(ReadData, h.RgdOffset);
+            if (_rules.DirectoryProblem(rgd, "redundant grain directory") is null)
             {
                 // format doc §2.6 / §10.2 item 4: primary invalid, redundant valid → use it and say so.
                 warning = $"primary {primaryProblem}; using the redundant grain directory";
@@ -127,203 +126,24 @@ public sealed class HostedSparseExtent : IExtent
         throw new CorruptMetadataException(FilePath!, primaryProblem);
     }
 
-    private string? CheckDirectoryPlacement(ulong offsetSectors, ulong count, string what)
+    /// <summary>This format's half of the grain-table engine: u32 entries that are already normalised sector numbers (§2.5).</summary>
+    private sealed class TableFormat(HostedSparseExtent extent) : IGrainTableFormat<uint>
     {
-        ulong bytes = count * 4;
-        if (offsetSectors == 0 || offsetSectors > (ulong)_fileLength / 512 || offsetSectors * 512 + bytes > (ulong)_fileLength)
-            return $"{what} at sector {offsetSectors} with {count} entries lies past the end of the {_fileLength}-byte file";
-        return null;
+        public string FilePath => extent.FilePath!;
+        public long Sectors => extent.Sectors;
+        public long GrainSectors => extent.GrainSectors;
+        public int EntriesPerTable => extent._rules.EntriesPerTable;
+        public bool GrainsCompressed => extent.IsCompressed;
+        public long TableOffset(long table) => (long)extent._gd[table] * Sector.Size;
+        public void CheckTable(long table, Span<uint> entries) => extent._rules.RefuseBadEntries(table, entries);
     }
 
-    private uint[] ReadDirectory(ulong offsetSectors, int count)
-    {
-        var gd = new uint[count];
-        FileOpening.ReadExactly(Handle!, System.Runtime.InteropServices.MemoryMarshal.AsBytes(gd.AsSpan()), (long)offsetSectors * 512, FilePath!);
-        if (!BitConverter.IsLittleEndian)
-            for (int i = 0; i < gd.Length; i++) gd[i] = BinaryPrimitives.ReverseEndianness(gd[i]);
-        return gd;
-    }
-
-    private string? CheckDirectoryEntries(uint[] gd, string what)
-    {
-        for (int i = 0; i < gd.Length; i++)
-        {
-            uint e = gd[i];
-            if (e == 0) continue; // §2.5: no grain table → every grain unallocated
-            if ((long)e * 512 + _gtBytes > _fileLength)
-                return $"{what} entry {i} points at sector {e}, past the end of the file";
-            bool inDescriptor = Header.DescriptorOffset != 0 && e >= Header.DescriptorOffset && e < Header.DescriptorOffset + Header.DescriptorSize;
-            if (inDescriptor)
-                return $"{what} entry {i} points at sector {e}, inside the embedded descriptor";
-        }
-        return null;
-    }
-
-    // ---- grain tables ----------------------------------------------------------------------
+    // ---- grain tables and mapping -------------------------------------------------------------
 
     /// <summary>Reads and checks grain table <paramref name="index"/>; null when its GD entry is 0.</summary>
-    public uint[]? ReadGrainTable(long index)
-    {
-        var cached = _lastTable;
-        if (cached is not null && cached.Index == index) return cached.Entries;
-        uint gde = _gd[index];
-        if (gde == 0) return null;
-        var table = new uint[Header.NumGtesPerGt];
-        LoadGrainTable(index, gde, table);
-        _lastTable = new CachedTable(index, table);
-        return table;
-    }
+    public uint[]? ReadGrainTable(long index) => _tables.Table(index);
 
-    /// <summary>Reads and checks grain table <paramref name="index"/> (GD entry <paramref name="gde"/>) into <paramref name="table"/>.</summary>
-    private void LoadGrainTable(long index, uint gde, uint[] table)
-    {
-        FileOpening.ReadExactly(Handle!, System.Runtime.InteropServices.MemoryMarshal.AsBytes(table.AsSpan()), (long)gde * 512, FilePath!);
-        CheckGrainTable(index, table);
-    }
-
-    /// <summary>Hazards 1–3 of format doc §10.2 for one table: past EOF, inside metadata, GTE 1 without the flag, overlaps.</summary>
-    private void CheckGrainTable(long index, uint[] table)
-    {
-        long firstGrain = index * table.Length;
-        int allocated = 0;
-        for (int i = 0; i < table.Length; i++)
-        {
-            uint e = table[i];
-            if (e == 0) continue;
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"grain table {index} entry {i} is set ({e}) but lies past the capacity");
-            if (e == 1)
-            {
-                if (!Header.AllowsZeroedGrains)
-                    throw new CorruptMetadataException(FilePath!, $"grain table {index} entry {i} is 1 but the zeroed-grain flag is not set");
-                continue;
-            }
-            if ((ulong)e < Header.OverHead)
-                throw new CorruptMetadataException(FilePath!, $"grain table {index} entry {i} points at sector {e}, inside the metadata (overHead {Header.OverHead})");
-            long need = IsCompressed ? StreamMarker.GrainHeaderBytes : Math.Min(GrainSectors, Sectors - grainStart) * 512;
-            if ((long)e * 512 + need > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"grain table {index} entry {i} points at sector {e}, past the end of the {_fileLength}-byte file");
-            allocated++;
-        }
-        if (allocated > 1) CheckNoOverlap(index, table, allocated);
-    }
-
-    private void CheckNoOverlap(long index, uint[] table, int allocated)
-    {
-        uint[] sorted = ArrayPool<uint>.Shared.Rent(allocated);
-        try
-        {
-            int n = 0;
-            foreach (uint e in table) if (e > 1) sorted[n++] = e;
-            Array.Sort(sorted, 0, n);
-            long span = IsCompressed ? 1 : GrainSectors;
-            for (int i = 1; i < n; i++)
-                if (sorted[i] - (long)sorted[i - 1] < span)
-                    throw new CorruptMetadataException(FilePath!, $"grain table {index}: two grains overlap at sector {sorted[i]}");
-        }
-        finally
-        {
-            ArrayPool<uint>.Shared.Return(sorted);
-        }
-    }
-
-    // ---- mapping -----------------------------------------------------------------------------
-
-    public void Map(long start, long count, List<ExtentPiece> output)
-    {
-        long end = start + count;
-        long pos = start;
-        long gtCoverage = (long)Header.GtCoverage;
-        while (pos < end)
-        {
-            long gtIndex = pos / gtCoverage;
-            long gtEnd = Math.Min(end, (gtIndex + 1) * gtCoverage);
-            uint gde = _gd[gtIndex];
-            if (gde == 0)
-            {
-                Append(output, new ExtentPiece(pos, gtEnd - pos, PieceKind.Unallocated));
-                pos = gtEnd;
-                continue;
-            }
-            // Mapping reads each table once per region build: a pooled buffer instead of a new
-            // array per table keeps a cold pass over a deep chain from allocating megabytes.
-            var cached = _lastTable;
-            if (cached is not null && cached.Index == gtIndex)
-            {
-                pos = MapTable(cached.Entries, gtIndex, pos, gtEnd, output);
-                continue;
-            }
-            int entries = (int)Header.NumGtesPerGt;
-            uint[] rented = ArrayPool<uint>.Shared.Rent(entries);
-            // Rent may hand out a longer array; the table logic needs its exact length.
-            uint[] table = rented.Length == entries ? rented : new uint[entries];
-            try
-            {
-                LoadGrainTable(gtIndex, gde, table);
-                pos = MapTable(table, gtIndex, pos, gtEnd, output);
-            }
-            finally
-            {
-                ArrayPool<uint>.Shared.Return(rented);
-            }
-        }
-    }
-
-    /// <summary>Appends the pieces of [pos, gtEnd) described by grain table <paramref name="gtIndex"/>; returns gtEnd.</summary>
-    private long MapTable(uint[] table, long gtIndex, long pos, long gtEnd, List<ExtentPiece> output)
-    {
-        long grainSectors = GrainSectors;
-        bool compressed = IsCompressed;
-        long firstGrain = gtIndex * table.Length;
-        int lastIndex = (int)((gtEnd - 1) / grainSectors - firstGrain);
-        while (pos < gtEnd)
-        {
-            long grain = pos / grainSectors;
-            int i = (int)(grain - firstGrain);
-            long grainStart = grain * grainSectors;
-            uint e = table[i];
-            // Take the following grains that resolve the same way in one step (what Append would
-            // merge anyway): runs of 0 or 1 entries (vectorised scan), or file-contiguous data grains.
-            int last = i;
-            if (e <= 1)
-            {
-                int k = table.AsSpan(i + 1, lastIndex - i).IndexOfAnyExcept(e);
-                last = k < 0 ? lastIndex : i + k;
-            }
-            else if (!compressed)
-            {
-                while (last < lastIndex && table[last + 1] == (long)table[last] + grainSectors) last++;
-            }
-            long pieceEnd = Math.Min(gtEnd, (firstGrain + last + 1) * grainSectors);
-            ExtentPiece piece = e switch
-            {
-                0 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Unallocated),
-                1 => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Zero),
-                _ when compressed => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Compressed, (long)e * 512, grainStart),
-                _ => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Data, (long)e * 512 + (pos - grainStart) * 512),
-            };
-            Append(output, piece);
-            pos = pieceEnd;
-        }
-        return pos;
-    }
-
-    /// <summary>Appends, merging with the previous piece when they continue each other.</summary>
-    private static void Append(List<ExtentPiece> output, ExtentPiece piece)
-    {
-        if (output.Count > 0)
-        {
-            var last = output[^1];
-            if (last.Kind == piece.Kind && last.Start + last.Count == piece.Start && piece.Kind != PieceKind.Compressed &&
-                (piece.Kind != PieceKind.Data || last.FileOffset + last.Count * 512 == piece.FileOffset))
-            {
-                output[^1] = last with { Count = last.Count + piece.Count };
-                return;
-            }
-        }
-        output.Add(piece);
-    }
+    public void Map(long start, long count, List<ExtentPiece> output) => _tables.Map(start, count, output);
 
     public void ReadData(Span<byte> buffer, long fileOffset) => FileOpening.ReadExactly(Handle!, buffer, fileOffset, FilePath!);
 
@@ -340,7 +160,7 @@ public sealed class HostedSparseExtent : IExtent
         Span<byte> head = stackalloc byte[StreamMarker.GrainHeaderBytes];
         FileOpening.ReadExactly(Handle!, head, markerOffset, FilePath!);
         var marker = StreamMarker.Parse(head);
-        long sector = markerOffset / 512;
+        long sector = markerOffset / Sector.Size;
         if (marker.Size == 0)
             throw new CorruptMetadataException(FilePath!, $"grain table entry points at sector {sector}, a metadata marker, not a grain");
         if (marker.Value != (ulong)grainStart)
@@ -367,7 +187,7 @@ public sealed class HostedSparseExtent : IExtent
             {
                 throw new CorruptMetadataException(FilePath!, $"grain at sector {sector} is not valid zlib data ({e.Message})");
             }
-            long expected = Math.Min(_grainBytes, (Sectors - grainStart) * 512);
+            long expected = Math.Min(_grainBytes, (Sectors - grainStart) * Sector.Size);
             if (total < expected)
                 throw new CorruptMetadataException(FilePath!, $"grain at sector {sector} decompresses to {total} bytes, expected {expected}");
             _grainCache!.Put(markerOffset, grain);

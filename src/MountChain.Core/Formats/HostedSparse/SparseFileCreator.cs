@@ -1,9 +1,8 @@
-using System.Buffers.Binary;
 using System.Text;
 using MountChain.Core.Errors;
-using MountChain.Core.Formats.HostedSparse;
+using MountChain.Core.Formats.Grains;
 
-namespace MountChain.Core.Cow;
+namespace MountChain.Core.Formats.HostedSparse;
 
 /// <summary>
 /// Creates a new monolithicSparse file with an embedded descriptor, laid out like qemu's (format
@@ -15,7 +14,7 @@ public static class SparseFileCreator
 {
     public const ulong GrainSectors = 128;
     public const uint GtesPerGt = 512;
-    private const ulong GtSectors = GtesPerGt * 4 / 512;
+    private const ulong GtSectors = GtesPerGt * sizeof(uint) / Sector.Size;
     private const ulong DescriptorOffset = 1;
     /// <summary>qemu's descriptor region: 20 sectors (10 KiB), larger only if the text needs it.</summary>
     private const ulong MinDescriptorSectors = 20;
@@ -29,10 +28,10 @@ public static class SparseFileCreator
         if (File.Exists(path) || Directory.Exists(path))
             throw new OperationRefusedException(path, "already exists; refusing to overwrite it");
         byte[] text = Encoding.UTF8.GetBytes(descriptor);
-        ulong descriptorSectors = Math.Max(MinDescriptorSectors, ((ulong)text.Length + 511) / 512 + 2);
+        ulong descriptorSectors = Math.Max(MinDescriptorSectors, (ulong)Sector.CeilingOf(text.Length) + 2);
         ulong capacity = (ulong)capacitySectors;
         ulong tables = (capacity + GtesPerGt * GrainSectors - 1) / (GtesPerGt * GrainSectors);
-        ulong gdSectors = (tables * 4 + 511) / 512;
+        ulong gdSectors = (ulong)Sector.CeilingOf((long)tables * sizeof(uint));
         ulong rgd = DescriptorOffset + descriptorSectors;
         ulong firstRgt = rgd + gdSectors;
         ulong gd = firstRgt + tables * GtSectors;
@@ -62,23 +61,23 @@ public static class SparseFileCreator
         string temporary = Path.Combine(directory, $".{Path.GetFileName(path)}.mc-creating-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
-            using (var file = new LogFile(temporary, create: true))
+            using (var file = new WritableFile(temporary, create: true))
             {
-                var head = new byte[(int)(rgd * 512)];
+                var head = new byte[(int)(rgd * Sector.Size)];
                 header.WriteTo(head);
-                text.CopyTo(head, (int)(DescriptorOffset * 512));
+                text.CopyTo(head, (int)(DescriptorOffset * Sector.Size));
                 file.Write(head, 0);
-                file.Write(DirectoryBytes(tables, firstRgt, gdSectors), (long)rgd * 512);
-                file.Write(DirectoryBytes(tables, firstGt, gdSectors), (long)gd * 512);
+                file.Write(DirectoryBytes(tables, firstRgt, gdSectors), (long)rgd * Sector.Size);
+                file.Write(DirectoryBytes(tables, firstGt, gdSectors), (long)gd * Sector.Size);
                 // The tables are written as real zeros, not left as a hole (qemu truncates): a later
                 // table update then never needs new blocks, so a full file system cannot fail a flush.
-                WriteZeros(file, (long)firstRgt * 512, (long)(tables * GtSectors) * 512);
-                WriteZeros(file, (long)firstGt * 512, (long)(tables * GtSectors) * 512);
-                file.SetLength((long)overHead * 512);
+                WriteZeros(file, (long)firstRgt * Sector.Size, (long)(tables * GtSectors) * Sector.Size);
+                WriteZeros(file, (long)firstGt * Sector.Size, (long)(tables * GtSectors) * Sector.Size);
+                file.SetLength((long)overHead * Sector.Size);
                 file.Sync();
             }
             File.Move(temporary, path, overwrite: false);
-            LogFile.SyncDirectory(directory);
+            WritableFile.SyncDirectory(directory);
         }
         catch
         {
@@ -87,18 +86,20 @@ public static class SparseFileCreator
         }
     }
 
-    private static void WriteZeros(LogFile file, long offset, long length)
+    private static void WriteZeros(WritableFile file, long offset, long length)
     {
         var zeros = new byte[(int)Math.Min(length, 1 << 20)];
         for (long done = 0; done < length; done += zeros.Length)
             file.Write(zeros.AsSpan(0, (int)Math.Min(zeros.Length, length - done)), offset + done);
     }
 
+    /// <summary>A directory of <paramref name="tables"/> entries naming consecutive tables from <paramref name="firstTable"/>, padded to whole sectors.</summary>
     private static byte[] DirectoryBytes(ulong tables, ulong firstTable, ulong gdSectors)
     {
-        var bytes = new byte[gdSectors * 512];
-        for (ulong i = 0; i < tables; i++)
-            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan((int)(i * 4)), (uint)(firstTable + i * GtSectors));
+        var entries = new uint[gdSectors * Sector.Size / sizeof(uint)];
+        for (ulong i = 0; i < tables; i++) entries[i] = (uint)(firstTable + i * GtSectors);
+        var bytes = new byte[gdSectors * Sector.Size];
+        TableEntries.Encode<uint>(entries, bytes);
         return bytes;
     }
 }

@@ -1,12 +1,9 @@
-using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
-[assembly: InternalsVisibleTo("MountChain.Tests")]
+namespace MountChain.Core.Formats;
 
-namespace MountChain.Core.Cow;
-
-/// <summary>Which kind of I/O a <see cref="LogFile"/> is about to do (for fault injection in tests).</summary>
-public enum LogIo : byte { Read, Write, Sync, Truncate }
+/// <summary>Which kind of I/O a <see cref="WritableFile"/> is about to do (for fault injection in tests).</summary>
+public enum FileOperation : byte { Read, Write, Sync, Truncate }
 
 /// <summary>
 /// A file we are allowed to write (our redo log, or a parent during commit): positional reads and
@@ -14,12 +11,12 @@ public enum LogIo : byte { Read, Write, Sync, Truncate }
 /// names the file and the operation. An optional fault hook lets tests make any call fail (the EIO
 /// path) without a special kernel setup.
 /// </summary>
-public sealed class LogFile : IDisposable
+public sealed class WritableFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
-    private readonly Func<LogIo, long, int, Exception?>? _fault;
+    private readonly Func<FileOperation, long, int, Exception?>? _fault;
 
-    public LogFile(string path, bool create, Func<LogIo, long, int, Exception?>? fault = null)
+    public WritableFile(string path, bool create, Func<FileOperation, long, int, Exception?>? fault = null)
     {
         Path = path;
         _fault = fault;
@@ -45,7 +42,7 @@ public sealed class LogFile : IDisposable
     /// <summary>Reads exactly buffer.Length bytes; bytes past EOF read as zeros (sparse tail).</summary>
     public void Read(Span<byte> buffer, long offset)
     {
-        Inject(LogIo.Read, offset, buffer.Length);
+        Inject(FileOperation.Read, offset, buffer.Length);
         try
         {
             while (!buffer.IsEmpty)
@@ -61,7 +58,7 @@ public sealed class LogFile : IDisposable
 
     public void Write(ReadOnlySpan<byte> data, long offset)
     {
-        Inject(LogIo.Write, offset, data.Length);
+        Inject(FileOperation.Write, offset, data.Length);
         try { RandomAccess.Write(_handle, data, offset); }
         catch (IOException e) { throw Wrap("write", offset, e); }
     }
@@ -69,7 +66,7 @@ public sealed class LogFile : IDisposable
     /// <summary>Barrier: everything written so far is on stable storage when this returns (fdatasync).</summary>
     public void Sync()
     {
-        Inject(LogIo.Sync, 0, 0);
+        Inject(FileOperation.Sync, 0, 0);
         if (OperatingSystem.IsLinux())
         {
             // fdatasync, not fsync (what FlushToDisk does): mtime-only changes need no journal commit,
@@ -96,12 +93,12 @@ public sealed class LogFile : IDisposable
 
     public void SetLength(long length)
     {
-        Inject(LogIo.Truncate, length, 0);
+        Inject(FileOperation.Truncate, length, 0);
         try { RandomAccess.SetLength(_handle, length); }
         catch (IOException e) { throw Wrap("truncate", length, e); }
     }
 
-    private void Inject(LogIo io, long offset, int length)
+    private void Inject(FileOperation io, long offset, int length)
     {
         if (_fault?.Invoke(io, offset, length) is { } e) throw Wrap(io.ToString().ToLowerInvariant(), offset, e);
     }
