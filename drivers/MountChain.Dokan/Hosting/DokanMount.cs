@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using MountChain.Dokan.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Dokan.Hosting;
 

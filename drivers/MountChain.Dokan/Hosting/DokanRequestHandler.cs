@@ -1,4 +1,4 @@
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Dokan.Hosting;
 

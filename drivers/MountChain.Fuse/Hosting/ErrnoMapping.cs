@@ -1,5 +1,5 @@
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Hosting;
 

@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Hosting;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Hosting;
 
@@ -116,7 +118,7 @@ public sealed unsafe class FuseMount : IDisposable
     {
         if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
         var result = Unmounter.Unmount(MountPoint, lazy: false);
-        if (result.Outcome is Unmounter.Outcome.Unmounted or Unmounter.Outcome.NotMounted) return;
+        if (result.Outcome is UnmountOutcome.Unmounted or UnmountOutcome.NotMounted) return;
         LibFuse.Exit(_fuse);
         Unmounter.Unmount(MountPoint, lazy: true);
         if (ConnectionId is int id) Unmounter.AbortConnection(id);

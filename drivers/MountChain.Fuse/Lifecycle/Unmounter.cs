@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using MountChain.Fuse.Native;
+using MountChain.Mounting.Hosting;
 
 namespace MountChain.Fuse.Lifecycle;
 
@@ -13,23 +14,19 @@ public static class Unmounter
 {
     private const string FuseConnections = "/sys/fs/fuse/connections";
 
-    public enum Outcome { Unmounted, Busy, NotMounted, Failed }
-
-    public readonly record struct Result(Outcome Outcome, string Message);
-
     public static bool IsRoot => LibC.GetEffectiveUid() == 0;
 
-    public static Result Unmount(string mountPoint, bool lazy)
+    public static UnmountResult Unmount(string mountPoint, bool lazy)
     {
         if (IsRoot)
         {
-            if (LibC.Umount2(mountPoint, lazy ? LibC.MntDetach : 0) == 0) return new(Outcome.Unmounted, "");
+            if (LibC.Umount2(mountPoint, lazy ? LibC.MntDetach : 0) == 0) return new(UnmountOutcome.Unmounted, "");
             int errno = Marshal.GetLastPInvokeError();
             return errno switch
             {
-                Errno.EBUSY => new(Outcome.Busy, $"{mountPoint}: busy (a file is open on it or a loop device uses disk.raw)"),
-                Errno.EINVAL or Errno.ENOENT => new(Outcome.NotMounted, $"{mountPoint}: not mounted"),
-                _ => new(Outcome.Failed, $"{mountPoint}: cannot unmount: {Marshal.GetPInvokeErrorMessage(errno)}"),
+                Errno.EBUSY => new(UnmountOutcome.Busy, $"{mountPoint}: busy (a file is open on it or a loop device uses disk.raw)"),
+                Errno.EINVAL or Errno.ENOENT => new(UnmountOutcome.NotMounted, $"{mountPoint}: not mounted"),
+                _ => new(UnmountOutcome.Failed, $"{mountPoint}: cannot unmount: {Marshal.GetPInvokeErrorMessage(errno)}"),
             };
         }
         return RunFusermount(mountPoint, lazy);
@@ -52,7 +49,7 @@ public static class Unmounter
         }
     }
 
-    private static Result RunFusermount(string mountPoint, bool lazy)
+    private static UnmountResult RunFusermount(string mountPoint, bool lazy)
     {
         var psi = new ProcessStartInfo("fusermount3")
         {
@@ -68,15 +65,15 @@ public static class Unmounter
             using var p = Process.Start(psi)!;
             string error = p.StandardError.ReadToEnd().Trim();
             p.WaitForExit();
-            if (p.ExitCode == 0) return new(Outcome.Unmounted, "");
-            if (error.Contains("busy", StringComparison.OrdinalIgnoreCase)) return new(Outcome.Busy, $"{mountPoint}: busy");
+            if (p.ExitCode == 0) return new(UnmountOutcome.Unmounted, "");
+            if (error.Contains("busy", StringComparison.OrdinalIgnoreCase)) return new(UnmountOutcome.Busy, $"{mountPoint}: busy");
             if (error.Contains("not found in", StringComparison.OrdinalIgnoreCase) || error.Contains("not mounted"))
-                return new(Outcome.NotMounted, $"{mountPoint}: not mounted");
-            return new(Outcome.Failed, error.Length > 0 ? error : $"{mountPoint}: fusermount3 failed");
+                return new(UnmountOutcome.NotMounted, $"{mountPoint}: not mounted");
+            return new(UnmountOutcome.Failed, error.Length > 0 ? error : $"{mountPoint}: fusermount3 failed");
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            return new(Outcome.Failed, "fusermount3 not found (install the fuse3 package)");
+            return new(UnmountOutcome.Failed, "fusermount3 not found (install the fuse3 package)");
         }
     }
 }

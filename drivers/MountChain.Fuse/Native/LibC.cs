@@ -2,35 +2,22 @@ using System.Runtime.InteropServices;
 
 namespace MountChain.Fuse.Native;
 
-/// <summary>The few libc calls the mount lifecycle needs.</summary>
+/// <summary>The few libc calls the FUSE host needs (unmount, serving user, kill, libfuse log formatting).</summary>
 internal static unsafe partial class LibC
 {
     private const string Library = "libc";
 
     /// <summary>umount2 flag MNT_DETACH (lazy unmount, sys/mount.h).</summary>
     public const int MntDetach = 2;
-    public const int ORdwr = 2;
 
     [LibraryImport(Library, EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Umount2(string target, int flags);
-
-    [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
-    public static partial int SetSid();
 
     [LibraryImport(Library, EntryPoint = "geteuid")]
     public static partial uint GetEffectiveUid();
 
     [LibraryImport(Library, EntryPoint = "getegid")]
     public static partial uint GetEffectiveGid();
-
-    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int Open(string path, int flags);
-
-    [LibraryImport(Library, EntryPoint = "dup2", SetLastError = true)]
-    public static partial int Dup2(int oldFd, int newFd);
-
-    [LibraryImport(Library, EntryPoint = "close")]
-    public static partial int Close(int fd);
 
     [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);

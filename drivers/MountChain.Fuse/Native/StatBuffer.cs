@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Native;
 

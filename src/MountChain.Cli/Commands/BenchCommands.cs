@@ -27,7 +27,7 @@ public static class BenchCommands
         var count = new Option<long>("--count") { Description = "Random reads in total, across threads", DefaultValueFactory = _ => 1_000_000 };
         var threads = new Option<int>("--threads") { Description = "Reader threads (default: processor count)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<int>("--seed") { Description = "PRNG seed of the random offsets", DefaultValueFactory = _ => 1 };
-        var json = new Option<bool>("--json") { Description = "Machine-readable JSON output" };
+        var json = CommonOptions.Json;
         foreach (var o in new Option[] { mode, size, count, threads, seed, json }) command.Options.Add(o);
         command.SetAction(parse =>
         {

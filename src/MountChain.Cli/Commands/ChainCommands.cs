@@ -20,7 +20,7 @@ public static class ChainCommands
         yield return Changed();
     }
 
-    private static readonly Option<bool> JsonOption = new("--json") { Description = "Machine-readable JSON output" };
+    private static Option<bool> JsonOption => CommonOptions.Json;
 
     private static Command Info()
     {
@@ -195,7 +195,7 @@ public static class ChainCommands
     {
         using var chain = VmdkChain.Open(path, options);
         int a = from, b = to ?? chain.TopGeneration;
-        if (a < 0 || b > chain.TopGeneration || a >= b)
+        if (!chain.HasGeneration(a) || !chain.HasGeneration(b) || a >= b)
             throw new UsageException($"{path}: need 0 ≤ --from < --to ≤ {chain.TopGeneration} (got {a} and {b})");
         var areas = ChangedAreas.Between(chain, a, b);
         long total = areas.Sum(r => r.Length);

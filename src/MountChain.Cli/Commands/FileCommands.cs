@@ -21,7 +21,7 @@ public static class FileCommands
         yield return Diff();
     }
 
-    private static Option<bool> JsonOption() => new("--json") { Description = "Machine-readable JSON output" };
+    private static Option<bool> JsonOption() => CommonOptions.Json;
     private static Argument<string> VolumePathArgument() => new("path") { Description = "pK:/path inside partition K (see 'volumes')" };
 
     private static VolumePath ParsePath(string text)

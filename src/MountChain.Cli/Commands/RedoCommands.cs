@@ -20,7 +20,7 @@ public static class RedoCommands
         yield return BenchWrite();
     }
 
-    private static readonly Option<bool> JsonOption = new("--json") { Description = "Machine-readable JSON output" };
+    private static Option<bool> JsonOption => CommonOptions.Json;
 
     private static Command CreateChild()
     {
@@ -35,7 +35,7 @@ public static class RedoCommands
                 throw new UsageException("create-child needs the whole, validated chain (no --single-link or --ignore-cid)");
             using var chain = VmdkChain.Open(parse.GetValue(source.Path)!.FullName);
             int g = parse.GetValue(source.Generation) ?? chain.TopGeneration;
-            if (g < 0 || g > chain.TopGeneration)
+            if (!chain.HasGeneration(g))
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);
             var result = new

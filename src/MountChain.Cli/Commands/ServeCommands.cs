@@ -22,27 +22,24 @@ public static class ServeCommands
         var listen = new Option<string?>("--listen") { Description = $"TCP address HOST:PORT to listen on (default 127.0.0.1:{NbdServerOptions.DefaultPort}; port 0 picks a free one)" };
         var socketPath = new Option<string?>("--socket") { Description = "Listen on this Unix socket path instead of TCP" };
         var exportName = new Option<string>("--export-name") { Description = "Export name clients ask for (the default empty name is always accepted)", DefaultValueFactory = _ => "" };
-        var write = new Option<bool>("--write") { Description = "Accept writes (into a redo log; the disk files are never written)" };
-        var redo = new Option<FileInfo?>("--redo") { Description = "Redo log file for --write" };
         command.Options.Add(listen);
         command.Options.Add(socketPath);
         command.Options.Add(exportName);
-        command.Options.Add(write);
-        command.Options.Add(redo);
+        CommonOptions.AddWriteOptions(command);
 
         command.SetAction(parse =>
         {
             string? listenText = parse.GetValue(listen);
             string? socket = parse.GetValue(socketPath);
             if (listenText != null && socket != null) throw new UsageException("--listen and --socket exclude each other");
-            if (parse.GetValue(redo) != null && !parse.GetValue(write)) throw new UsageException("--redo needs --write");
+            CommonOptions.RefuseRedoWithoutWrite(parse);
 
             EndPoint endpoint = socket != null
                 ? new UnixDomainSocketEndPoint(Path.GetFullPath(socket))
                 : ParseListen(listenText ?? $"127.0.0.1:{NbdServerOptions.DefaultPort}");
 
-            bool writable = parse.GetValue(write);
-            using var disk = writable ? source.OpenWritable(parse, parse.GetValue(redo)) : source.Open(parse);
+            using var disk = CommonOptions.OpenReadOrWrite(parse, source);
+            bool writable = disk.Device.CanWrite;
             string name = parse.GetValue(exportName) ?? "";
             var server = new NbdServer(disk.Device, new NbdServerOptions
             {
@@ -50,8 +47,7 @@ public static class ServeCommands
                 ExportName = name,
                 Description = $"{Path.GetFileName(disk.SourcePath)} generation {disk.Generation}",
                 ReadOnly = !writable,
-                // A redo log on top answers as one generation above the one presented.
-                TopGeneration = disk.Chain != null ? disk.Generation + (writable ? 1 : 0) : null,
+                TopGeneration = disk.Device.TopGeneration,
                 Log = line => Console.Error.WriteLine($"mountchain: {line}"),
             });
 

@@ -120,7 +120,7 @@ public sealed class OpenedDisk : IDisposable
     private static int ResolveGeneration(string path, VmdkChain chain, int? generation)
     {
         int g = generation ?? chain.TopGeneration;
-        if (g < 0 || g > chain.TopGeneration)
+        if (!chain.HasGeneration(g))
             throw new UsageException($"{path}: generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
         return g;
     }

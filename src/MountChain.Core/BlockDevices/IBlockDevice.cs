@@ -33,6 +33,13 @@ public interface IBlockDevice : IDisposable
     /// [offset, offset+length): allocated data, zeros, or unallocated, and which link serves each.
     /// </summary>
     void GetExtents(long offset, long length, List<BlockExtent> output);
+
+    /// <summary>
+    /// The <see cref="BlockExtent.Generation"/> index of the device's own top: the generation presented,
+    /// or one more when a redo log is on top of it; null when the device is not a chain (a raw image).
+    /// Zeros reported with another index come from below the top (format doc §13.3).
+    /// </summary>
+    int? TopGeneration => null;
 }
 
 /// <summary>What a range of the virtual disk is made of.</summary>

@@ -1,4 +1,5 @@
 using MountChain.Core.Formats;
+using MountChain.Core.Mapping;
 
 namespace MountChain.Core.Chain;
 
@@ -12,7 +13,7 @@ public static class ChangedAreas
 {
     public static List<(long Offset, long Length)> Between(VmdkChain chain, int from, int to)
     {
-        if (from < 0 || to > chain.TopGeneration || from >= to)
+        if (!chain.HasGeneration(from) || !chain.HasGeneration(to) || from >= to)
             throw new ArgumentOutOfRangeException(nameof(from), $"need 0 ≤ from < to ≤ {chain.TopGeneration}");
         var ranges = new List<(long Start, long End)>();
         var pieces = new List<LinkPiece>();
@@ -35,10 +36,10 @@ public static class ChangedAreas
         foreach (var (s, e) in ranges)
         {
             if (curEnd >= s) { curEnd = Math.Max(curEnd, e); continue; }
-            if (curStart >= 0) result.Add((curStart * 512, (curEnd - curStart) * 512));
+            if (curStart >= 0) result.Add((curStart * Sector.Size, (curEnd - curStart) * Sector.Size));
             (curStart, curEnd) = (s, e);
         }
-        if (curStart >= 0) result.Add((curStart * 512, (curEnd - curStart) * 512));
+        if (curStart >= 0) result.Add((curStart * Sector.Size, (curEnd - curStart) * Sector.Size));
         return result;
     }
 }

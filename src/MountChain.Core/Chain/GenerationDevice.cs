@@ -8,8 +8,10 @@ namespace MountChain.Core.Chain;
 public sealed class GenerationDevice(GrainMap map) : IBlockDevice
 {
     public GrainMap Map { get; } = map;
-    public long Length { get; } = map.CapacitySectors * 512;
+    public long Length { get; } = map.CapacitySectors * Sector.Size;
     public bool CanWrite => false;
+    /// <summary>The generation presented: the map holds links 0 … g.</summary>
+    public int? TopGeneration => Map.Links.Count - 1;
 
     public void Read(Span<byte> buffer, long offset)
     {
@@ -27,7 +29,7 @@ public sealed class GenerationDevice(GrainMap map) : IBlockDevice
         BlockDeviceGuard.CheckRange(this, offset, length);
         if (length == 0) return;
         long end = offset + length;
-        Map.VisitRuns(offset >> 9, (end + 511) >> 9, run =>
+        Map.VisitRuns(offset >> Sector.Shift, (end + Sector.Size - 1) >> Sector.Shift, run =>
         {
             var kind = run.Kind switch
             {
@@ -35,7 +37,7 @@ public sealed class GenerationDevice(GrainMap map) : IBlockDevice
                 PieceKind.Zero => ExtentKind.Zero,
                 _ => ExtentKind.Unallocated,
             };
-            long s = Math.Max(run.Start << 9, offset), e = Math.Min(run.End << 9, end);
+            long s = Math.Max(run.Start << Sector.Shift, offset), e = Math.Min(run.End << Sector.Shift, end);
             ExtentMerger.Append(output, new BlockExtent(s, e - s, kind, run.Generation));
         });
     }

@@ -1,6 +1,7 @@
 using MountChain.Core.Formats;
 using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.HostedSparse;
+using MountChain.Core.Mapping;
 
 namespace MountChain.Core.Chain;
 
@@ -8,7 +9,7 @@ namespace MountChain.Core.Chain;
 /// One link of a chain (base or delta): its descriptor and the extents that make up its address
 /// space in descriptor order (format doc §6.1). Opened read-only; immutable; thread-safe.
 /// </summary>
-public sealed class Link : IDisposable
+public sealed class Link : IMapLayer, IDisposable
 {
     private readonly IExtent[] _extents;
     private readonly long[] _extentStarts;
@@ -78,6 +79,3 @@ public sealed class Link : IDisposable
         foreach (var e in _extents) e.Dispose();
     }
 }
-
-/// <summary>A piece of a link's address space, with the extent that holds it.</summary>
-public readonly record struct LinkPiece(long Start, long Count, PieceKind Kind, long FileOffset, long GrainStart, IExtent Extent, long ExtentStart);

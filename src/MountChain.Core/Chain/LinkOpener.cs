@@ -26,35 +26,63 @@ public static class LinkOpener
         using var handle = FileOpening.OpenReadOnly(path);
         long length = RandomAccess.GetLength(handle);
         if (length == 0) throw new CorruptMetadataException(path, "file is empty");
-        Span<byte> head = stackalloc byte[512];
+        Span<byte> head = stackalloc byte[Sector.Size];
         int n = RandomAccess.Read(handle, head, 0);
         head = head[..n];
 
         if (SparseExtentHeader.HasMagic(head) || (n >= 4 && head[..4].SequenceEqual("kdmv"u8)))
-            return OpenSparseFile(path, handle, length);
+            return OpenSparseFile(path, handle);
         if (n >= 4 && head[..4].SequenceEqual("COWD"u8))
             throw new UnsupportedFeatureException(path, "is a vmfsSparse (COWD) extent; open its descriptor instead");
         if (n >= 8 && head[..8].SequenceEqual(new byte[] { 0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0 }))
             throw new UnsupportedFeatureException(path, "is a SESparse extent; open its descriptor instead");
         if (!VmdkProbe.LooksLikeVmdk(head))
             throw new DescriptorException(path, "not a VMDK file: no KDMV header and no descriptor text");
+        return Assemble(path, ReadTextDescriptor(handle, length, path), selfSparse: null, []);
+    }
+
+    /// <summary>
+    /// The descriptor of a link file, embedded (KDMV) or text, read without opening its extents;
+    /// null when the file is not a VMDK link or cannot be read (for folder scans, §1.6).
+    /// </summary>
+    public static VmdkDescriptor? TryReadDescriptor(string path)
+    {
+        try
+        {
+            using var handle = FileOpening.OpenReadOnly(path);
+            if (EmbeddedDescriptor.TryReadHeader(handle, path) is { } header)
+                return EmbeddedDescriptor.ReadRegion(handle, header, path) is { } region ? DescriptorParser.Parse(region, path) : null;
+            Span<byte> head = stackalloc byte[Sector.Size];
+            int n = RandomAccess.Read(handle, head, 0);
+            if (!VmdkProbe.LooksLikeVmdk(head[..n])) return null;
+            return ReadTextDescriptor(handle, RandomAccess.GetLength(handle), path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or VmdkException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A text descriptor file (format doc §1.2), bounded in size before it is read.</summary>
+    private static VmdkDescriptor ReadTextDescriptor(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length, string path)
+    {
         if (length > DescriptorParser.MaxDescriptorBytes)
             throw new DescriptorException(path, $"descriptor file is {length} bytes, more than the {DescriptorParser.MaxDescriptorBytes}-byte limit");
         var text = new byte[length];
         FileOpening.ReadExactly(handle, text, 0, path);
-        var descriptor = DescriptorParser.Parse(text, path);
-        return Assemble(path, descriptor, selfSparse: null, []);
+        return DescriptorParser.Parse(text, path);
     }
 
     /// <summary>A KDMV file opened directly: its embedded descriptor describes the link (§1.1).</summary>
-    private static Link OpenSparseFile(string path, Microsoft.Win32.SafeHandles.SafeFileHandle handle, long length)
+    private static Link OpenSparseFile(string path, Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
         var sparse = new HostedSparseExtent(path);
         try
         {
             var h = sparse.Header;
             VmdkDescriptor descriptor;
-            if (h.DescriptorOffset == 0)
+            var region = EmbeddedDescriptor.ReadRegion(handle, h, path);
+            if (region is null)
             {
                 // A sparse file without descriptor (e.g. one extent of a split disk): present it as a base.
                 descriptor = new VmdkDescriptor
@@ -65,12 +93,7 @@ public static class LinkOpener
                 };
                 return new Link(path, descriptor, [sparse], ["sparse file has no embedded descriptor; opened as a base disk"]);
             }
-            long offset = (long)h.DescriptorOffset * 512, size = (long)h.DescriptorSize * 512;
-            if (offset + size > length)
-                throw new CorruptMetadataException(path, $"embedded descriptor (sector {h.DescriptorOffset}, {h.DescriptorSize} sectors) lies past the end of the file");
-            var text = new byte[size];
-            FileOpening.ReadExactly(handle, text, offset, path);
-            descriptor = DescriptorParser.Parse(text, path);
+            descriptor = DescriptorParser.Parse(region, path);
             var warnings = new List<string>();
             if (sparse.Warning is not null) warnings.Add(sparse.Warning);
             if (h.UncleanShutdown) warnings.Add("uncleanShutdown is set: the file was not closed cleanly; metadata was validated while reading");
@@ -174,8 +197,8 @@ public static class LinkOpener
             throw new UnsupportedFeatureException(descriptorPath, $"extent '{file}' is not a regular file ({kind})");
     }
 
-    /// <summary>Extent names are relative to the descriptor's folder; Windows separators are accepted.</summary>
-    private static string ResolveExtentFile(string directory, string name)
+    /// <summary>The file an extent line names: relative to the descriptor's folder <paramref name="directory"/>; Windows separators are accepted (§6.1).</summary>
+    public static string ResolveExtentFile(string directory, string name)
     {
         string normalized = name.Replace('\\', '/');
         return System.IO.Path.IsPathRooted(normalized) ? normalized : System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, normalized));

@@ -16,7 +16,7 @@ internal sealed class ParentResolver(ChainOpenOptions options)
         string hint = child.Descriptor.ParentFileNameHint!;
         var looked = new List<string>();
         VmdkException? firstMismatch = null;
-        foreach (string candidate in Candidates(child, hint, chainDirectories))
+        foreach (string candidate in Candidates(child.Path, hint, options.ParentMap, chainDirectories))
         {
             if (looked.Contains(candidate)) continue;
             looked.Add(candidate);
@@ -51,27 +51,30 @@ internal sealed class ParentResolver(ChainOpenOptions options)
     {
         cidOnly = false;
         warning = null;
-        if (parent.CapacitySectors != child.CapacitySectors)
-            return $"capacity {child.CapacitySectors} sectors differs from parent {parent.Path} ({parent.CapacitySectors} sectors)";
-        if (child.ParentCid == VmdkDescriptor.UncheckableCid || parent.Cid == VmdkDescriptor.UncheckableCid)
+        switch (ParentFit.Check(child.CapacitySectors, child.ParentCid, parent.CapacitySectors, parent.Cid))
         {
-            warning = "CID fffffffe: the parent's content ID cannot be checked";
-            return null;
+            case ParentFitResult.CapacityDiffers:
+                return $"capacity {child.CapacitySectors} sectors differs from parent {parent.Path} ({parent.CapacitySectors} sectors)";
+            case ParentFitResult.Uncheckable:
+                warning = "CID fffffffe: the parent's content ID cannot be checked";
+                return null;
+            case ParentFitResult.CidDiffers:
+                cidOnly = true;
+                return $"parentCID {child.ParentCid:x8} does not match CID {parent.Cid:x8} of parent {parent.Path}: the parent was modified after this link was created";
+            default:
+                return null;
         }
-        if (child.ParentCid != parent.Cid)
-        {
-            cidOnly = true;
-            return $"parentCID {child.ParentCid:x8} does not match CID {parent.Cid:x8} of parent {parent.Path}: the parent was modified after this link was created";
-        }
-        return null;
     }
 
-    /// <summary>Candidate files in the order of format doc §1.7.</summary>
-    private IEnumerable<string> Candidates(Link child, string hint, IReadOnlyCollection<string> chainDirectories)
+    /// <summary>For callers without explicit parent mappings (folder scans).</summary>
+    public static readonly IReadOnlyDictionary<string, string> NoParentMap = new Dictionary<string, string>();
+
+    /// <summary>Candidate files for the parent of <paramref name="childPath"/>, in the order of format doc §1.7.</summary>
+    public static IEnumerable<string> Candidates(string childPath, string hint, IReadOnlyDictionary<string, string> parentMap, IEnumerable<string> chainDirectories)
     {
-        string childDir = Path.GetDirectoryName(Path.GetFullPath(child.Path))!;
+        string childDir = Path.GetDirectoryName(Path.GetFullPath(childPath))!;
         // (1) explicit user mapping
-        if (options.ParentMap.TryGetValue(hint, out var mapped)) yield return Path.GetFullPath(mapped);
+        if (parentMap.TryGetValue(hint, out var mapped)) yield return Path.GetFullPath(mapped);
         string normalized = hint.Replace('\\', '/');
         // (2) absolute POSIX hint
         if (hint.StartsWith('/')) yield return hint;

@@ -72,11 +72,20 @@ public sealed class VmdkChain : IDisposable
         }
     }
 
+    /// <summary>True when generation <paramref name="generation"/> exists: the one range rule, 0 ≤ g ≤ <see cref="TopGeneration"/>.</summary>
+    public bool HasGeneration(int generation) => generation >= 0 && generation <= TopGeneration;
+
+    /// <summary>Throws when <paramref name="generation"/> does not exist (a caller's bug; commands check <see cref="HasGeneration"/> and report a usage error).</summary>
+    public void RequireGeneration(int generation)
+    {
+        if (!HasGeneration(generation))
+            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{TopGeneration}");
+    }
+
     /// <summary>A read-only device presenting generation <paramref name="generation"/> (0 = base).</summary>
     public GenerationDevice OpenGeneration(int generation, GrainMapOptions? mapOptions = null)
     {
-        if (generation < 0 || generation > TopGeneration)
-            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{TopGeneration}");
+        RequireGeneration(generation);
         return new GenerationDevice(new GrainMap(_links.AsSpan(0, generation + 1).ToArray(), mapOptions ?? GrainMapOptions.Default));
     }
 

@@ -1,4 +1,3 @@
-using System.Text;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
@@ -32,16 +31,12 @@ public sealed record RedoLogOptions
 public sealed class RedoLog : IDisposable
 {
     private readonly SparseExtentWriter _writer;
-    private readonly ulong _descriptorOffset;
-    private readonly ulong _descriptorSectors;
     private string _descriptorText;
 
-    private RedoLog(string path, VmdkDescriptor descriptor, string text, ulong descriptorOffset, ulong descriptorSectors, RedoLogOptions options)
+    private RedoLog(string path, VmdkDescriptor descriptor, string text, RedoLogOptions options)
     {
         Path = path;
         _descriptorText = text;
-        _descriptorOffset = descriptorOffset;
-        _descriptorSectors = descriptorSectors;
         Cid = descriptor.Cid;
         ParentCid = descriptor.ParentCid;
         ParentFileNameHint = descriptor.ParentFileNameHint!;
@@ -91,24 +86,20 @@ public sealed class RedoLog : IDisposable
     {
         options ??= RedoLogOptions.Default;
         path = System.IO.Path.GetFullPath(path);
-        var (descriptor, text, offset, sectors) = ReadDescriptor(path);
-        return new RedoLog(path, descriptor, text, offset, sectors, options);
+        var (descriptor, text) = ReadDescriptor(path);
+        return new RedoLog(path, descriptor, text, options);
     }
 
     /// <summary>Reads and checks the embedded descriptor read-only, before any write.</summary>
-    private static (VmdkDescriptor, string, ulong, ulong) ReadDescriptor(string path)
+    private static (VmdkDescriptor, string) ReadDescriptor(string path)
     {
         if (PathInspection.Inspect(path) != PathInspection.Kind.RegularFile)
             throw new MissingParentException(path, "no such redo log file");
         using var handle = FileOpening.OpenReadOnly(path);
-        Span<byte> head = stackalloc byte[512];
-        if (RandomAccess.Read(handle, head, 0) < 512 || !SparseExtentHeader.HasMagic(head))
-            throw new UnsupportedFeatureException(path, "is not a monolithicSparse file (no KDMV header); only monolithicSparse redo logs can be written");
-        var header = SparseExtentHeader.Parse(head, path);
-        if (header.DescriptorOffset == 0)
-            throw new UnsupportedFeatureException(path, "has no embedded descriptor: it is one extent of a split disk, not a redo log");
-        var bytes = new byte[header.DescriptorSize * 512];
-        FileOpening.ReadExactly(handle, bytes, (long)header.DescriptorOffset * 512, path);
+        var header = EmbeddedDescriptor.TryReadHeader(handle, path)
+            ?? throw new UnsupportedFeatureException(path, "is not a monolithicSparse file (no KDMV header); only monolithicSparse redo logs can be written");
+        var bytes = EmbeddedDescriptor.ReadRegion(handle, header, path)
+            ?? throw new UnsupportedFeatureException(path, "has no embedded descriptor: it is one extent of a split disk, not a redo log");
         var descriptor = DescriptorParser.Parse(bytes, path);
         if (!descriptor.HasParent)
             throw new OperationRefusedException(path, "is a base disk (parentCID ffffffff), not a redo log; refusing to write it");
@@ -117,9 +108,7 @@ public sealed class RedoLog : IDisposable
             throw new UnsupportedFeatureException(path, $"createType {descriptor.CreateType} with {descriptor.Extents.Count} extent(s): only monolithicSparse redo logs (one RW SPARSE extent naming the file itself) can be written");
         if ((ulong)descriptor.Extents[0].Sectors != header.Capacity)
             throw new CorruptMetadataException(path, $"header capacity {header.Capacity} sectors differs from the descriptor's extent size {descriptor.Extents[0].Sectors}");
-        int nul = Array.IndexOf(bytes, (byte)0);
-        string text = Encoding.UTF8.GetString(bytes, 0, nul < 0 ? bytes.Length : nul);
-        return (descriptor, text, header.DescriptorOffset, header.DescriptorSize);
+        return (descriptor, EmbeddedDescriptor.TextOf(bytes));
     }
 
     /// <summary>TN50 / qemu semantics (§1.6): the first modification after open gets a new random CID.</summary>
@@ -127,19 +116,15 @@ public sealed class RedoLog : IDisposable
     {
         uint cid = DescriptorText.NewCid(Cid, ParentCid);
         string text = DescriptorText.WithCid(_descriptorText, cid, addLongContentId: true);
-        byte[] bytes = Encoding.UTF8.GetBytes(text);
-        long region = (long)_descriptorSectors * 512;
-        if (bytes.Length > region)
+        var region = EmbeddedDescriptor.TryEncode(text, writer.Header);
+        if (region is null)
         {
             // No room for the longContentID line: change the CID alone.
             text = DescriptorText.WithCid(_descriptorText, cid, addLongContentId: false);
-            bytes = Encoding.UTF8.GetBytes(text);
-            if (bytes.Length > region)
-                throw new CorruptMetadataException(Path, $"descriptor does not fit its {region}-byte region");
+            region = EmbeddedDescriptor.TryEncode(text, writer.Header)
+                ?? throw new CorruptMetadataException(Path, $"descriptor does not fit its {writer.Header.DescriptorSize * Sector.Size}-byte region");
         }
-        var padded = new byte[region];
-        bytes.CopyTo(padded, 0);
-        writer.File.Write(padded, (long)_descriptorOffset * 512);
+        EmbeddedDescriptor.Write(writer.File, writer.Header, region);
         _descriptorText = text;
         Cid = cid;
     }
@@ -165,6 +150,14 @@ public sealed class RedoLog : IDisposable
             throw new OperationRefusedException(redoPath, $"is the parent of {string.Join(", ", children)}; writing it would tear them");
     }
 
+    /// <summary>The name a fresh redo log gets when none is given: "&lt;top&gt;-mc-&lt;UTC timestamp&gt;.vmdk" in <paramref name="directory"/> (default: the top link's folder).</summary>
+    public static string DefaultPathFor(VmdkChain chain, string? directory = null)
+    {
+        string top = chain.Links[chain.TopGeneration].Path;
+        string folder = directory ?? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(top))!;
+        return System.IO.Path.Combine(folder, $"{System.IO.Path.GetFileNameWithoutExtension(top)}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
+    }
+
     /// <summary>
     /// What the front-ends call for `--write [--redo FILE]`: presents generation
     /// <paramref name="generation"/> of <paramref name="chain"/> writable. With an existing
@@ -175,8 +168,7 @@ public sealed class RedoLog : IDisposable
     /// </summary>
     public static WritableGeneration OpenOrCreateFor(VmdkChain chain, int generation, string? redoPath = null, string? directory = null, RedoLogOptions? options = null)
     {
-        if (generation < 0 || generation > chain.TopGeneration)
-            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{chain.TopGeneration}");
+        chain.RequireGeneration(generation);
         RedoLog log;
         if (redoPath is not null && File.Exists(redoPath))
         {
@@ -185,13 +177,7 @@ public sealed class RedoLog : IDisposable
         }
         else
         {
-            if (redoPath is null)
-            {
-                string top = chain.Links[chain.TopGeneration].Path;
-                string folder = directory ?? System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(top))!;
-                string stem = System.IO.Path.GetFileNameWithoutExtension(top);
-                redoPath = System.IO.Path.Combine(folder, $"{stem}-mc-{DateTime.UtcNow:yyyyMMdd-HHmmss-fff}.vmdk");
-            }
+            redoPath ??= DefaultPathFor(chain, directory);
             log = RedoLogOperations.CreateChild(chain, generation, redoPath, options);
         }
         try

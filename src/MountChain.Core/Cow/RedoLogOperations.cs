@@ -3,6 +3,7 @@ using System.Text;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.HostedSparse;
 
 namespace MountChain.Core.Cow;
@@ -27,8 +28,7 @@ public static class RedoLogOperations
     /// </summary>
     public static RedoLog CreateChild(VmdkChain chain, int generation, string childPath, RedoLogOptions? options = null)
     {
-        if (generation < 0 || generation > chain.TopGeneration)
-            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{chain.TopGeneration}");
+        chain.RequireGeneration(generation);
         childPath = Path.GetFullPath(childPath);
         if (!childPath.EndsWith(".vmdk", StringComparison.OrdinalIgnoreCase))
             throw new OperationRefusedException(childPath, "a redo log's file name must end in .vmdk");
@@ -106,7 +106,7 @@ public static class RedoLogOperations
 
             long copied = 0, zeroed = 0;
             using (var below = parentIndex > 0 ? chain.OpenGeneration(parentIndex - 1) : null)
-            using (var target = new WritableLink(parent, below))
+            using (var target = new CommitTarget(parent, below))
             {
                 var extent = log.Extent;
                 long grainBytes = extent.GrainBytes, grains = extent.GrainCount, capacity = extent.CapacityBytes;
@@ -188,25 +188,21 @@ public static class RedoLogOperations
     /// <summary>Gives a link a new CID (and longContentID if it has one): in the embedded descriptor region, or by replacing the descriptor file.</summary>
     private static void SetLinkCid(string linkPath, uint cid)
     {
-        Span<byte> head = stackalloc byte[512];
+        SparseExtentHeader? header;
+        byte[]? region = null;
         using (var probe = FileOpening.OpenReadOnly(linkPath))
         {
-            if (RandomAccess.Read(probe, head, 0) < 512) head.Clear();
+            header = EmbeddedDescriptor.TryReadHeader(probe, linkPath);
+            if (header is not null) region = EmbeddedDescriptor.ReadRegion(probe, header, linkPath);
         }
-        if (SparseExtentHeader.HasMagic(head))
+        if (header is not null)
         {
-            var header = SparseExtentHeader.Parse(head, linkPath);
+            if (region is null) throw new CorruptMetadataException(linkPath, "has no embedded descriptor to give a new CID");
+            string text = DescriptorText.WithCid(EmbeddedDescriptor.TextOf(region), cid, addLongContentId: false);
+            var updated = EmbeddedDescriptor.TryEncode(text, header)
+                ?? throw new CorruptMetadataException(linkPath, "the new descriptor does not fit its region");
             using var file = new WritableFile(linkPath, create: false);
-            var region = new byte[header.DescriptorSize * 512];
-            file.Read(region, (long)header.DescriptorOffset * 512);
-            int nul = Array.IndexOf(region, (byte)0);
-            string text = DescriptorText.WithCid(Encoding.UTF8.GetString(region, 0, nul < 0 ? region.Length : nul), cid, addLongContentId: false);
-            byte[] bytes = Encoding.UTF8.GetBytes(text);
-            if (bytes.Length > region.Length)
-                throw new CorruptMetadataException(linkPath, "the new descriptor does not fit its region");
-            Array.Clear(region);
-            bytes.CopyTo(region, 0);
-            file.Write(region, (long)header.DescriptorOffset * 512);
+            EmbeddedDescriptor.Write(file, header, updated);
             file.Sync();
         }
         else
@@ -223,7 +219,7 @@ public static class RedoLogOperations
     public static IReadOnlyList<string> Unlink(string path, bool force = false)
     {
         path = Path.GetFullPath(path);
-        var descriptor = LinkFolderScan.TryReadDescriptor(path)
+        var descriptor = LinkOpener.TryReadDescriptor(path)
             ?? throw new OperationRefusedException(path, "is not a VMDK link (no descriptor could be read); refusing to delete it");
         string dir = Path.GetDirectoryName(path)!;
         if (!force)
@@ -240,8 +236,7 @@ public static class RedoLogOperations
         foreach (var line in descriptor.Extents)
         {
             if (line.FileName is null) continue;
-            string normalized = line.FileName.Replace('\\', '/');
-            string file = Path.IsPathRooted(normalized) ? normalized : Path.GetFullPath(Path.Combine(dir, normalized));
+            string file = LinkOpener.ResolveExtentFile(dir, line.FileName);
             if (file == path || !File.Exists(file)) continue;
             File.Delete(file);
             deleted.Add(file);

@@ -2,7 +2,6 @@ using MountChain.Core.BlockDevices;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
-using MountChain.Core.Formats.Descriptor;
 using MountChain.Core.Formats.HostedSparse;
 
 namespace MountChain.Core.Cow;
@@ -35,6 +34,7 @@ public sealed class WritableGeneration : IBlockDevice
     public int Generation { get; }
     public long Length => Log.CapacitySectors * Sector.Size;
     public bool CanWrite => true;
+    int? IBlockDevice.TopGeneration => Generation;
 
     /// <summary>
     /// Hangs <paramref name="log"/> under generation <paramref name="generation"/> of <paramref name="chain"/>
@@ -44,13 +44,15 @@ public sealed class WritableGeneration : IBlockDevice
     /// </summary>
     public static WritableGeneration Attach(VmdkChain chain, int generation, RedoLog log, bool ownsChain = false)
     {
-        if (generation < 0 || generation > chain.TopGeneration)
-            throw new ArgumentOutOfRangeException(nameof(generation), $"generation {generation} is not in 0..{chain.TopGeneration}");
+        chain.RequireGeneration(generation);
         var parent = chain.Links[generation];
-        if (log.CapacitySectors != parent.CapacitySectors)
-            throw new ChainMismatchException(log.Path, $"capacity {log.CapacitySectors} sectors differs from generation {generation} ({parent.Path}, {parent.CapacitySectors} sectors); refusing to attach");
-        if (log.ParentCid != parent.Cid && log.ParentCid != VmdkDescriptor.UncheckableCid && parent.Cid != VmdkDescriptor.UncheckableCid)
-            throw new ChainMismatchException(log.Path, $"parentCID {log.ParentCid:x8} does not match CID {parent.Cid:x8} of generation {generation} ({parent.Path}): the log was made on other content; refusing to attach");
+        switch (ParentFit.Check(log.CapacitySectors, log.ParentCid, parent.CapacitySectors, parent.Cid))
+        {
+            case ParentFitResult.CapacityDiffers:
+                throw new ChainMismatchException(log.Path, $"capacity {log.CapacitySectors} sectors differs from generation {generation} ({parent.Path}, {parent.CapacitySectors} sectors); refusing to attach");
+            case ParentFitResult.CidDiffers:
+                throw new ChainMismatchException(log.Path, $"parentCID {log.ParentCid:x8} does not match CID {parent.Cid:x8} of generation {generation} ({parent.Path}): the log was made on other content; refusing to attach");
+        }
         var lower = chain.OpenGeneration(generation);
         return new WritableGeneration(log, lower, generation + 1, ownsChain ? chain : null);
     }

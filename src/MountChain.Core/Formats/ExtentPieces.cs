@@ -10,7 +10,7 @@ public static class ExtentPieces
         {
             var last = output[^1];
             if (last.Kind == piece.Kind && last.Start + last.Count == piece.Start && piece.Kind != PieceKind.Compressed &&
-                (piece.Kind != PieceKind.Data || last.FileOffset + last.Count * 512 == piece.FileOffset))
+                (piece.Kind != PieceKind.Data || last.FileOffset + (last.Count << Sector.Shift) == piece.FileOffset))
             {
                 output[^1] = last with { Count = last.Count + piece.Count };
                 return;

@@ -3,6 +3,7 @@ using MountChain.Core.Errors;
 using MountChain.Core.Formats;
 using MountChain.Core.Formats.Grains;
 using MountChain.Core.Formats.HostedSparse;
+using MountChain.Core.Mapping;
 
 namespace MountChain.Core.Inspection;
 
@@ -33,8 +34,8 @@ public static class LinkInspector
                 link.Map(s, Math.Min(step, link.CapacitySectors - s), pieces, scratch);
                 foreach (var p in pieces)
                 {
-                    if (p.Kind is PieceKind.Data or PieceKind.Compressed) allocated += p.Count * 512;
-                    else if (p.Kind == PieceKind.Zero) zero += p.Count * 512;
+                    if (p.Kind is PieceKind.Data or PieceKind.Compressed) allocated += p.Count * Sector.Size;
+                    else if (p.Kind == PieceKind.Zero) zero += p.Count * Sector.Size;
                 }
             }
             foreach (var extent in link.Extents.OfType<HostedSparseExtent>())

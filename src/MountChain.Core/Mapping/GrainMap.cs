@@ -1,4 +1,3 @@
-using MountChain.Core.Chain;
 using MountChain.Core.Formats;
 
 namespace MountChain.Core.Mapping;
@@ -16,7 +15,7 @@ namespace MountChain.Core.Mapping;
 /// </summary>
 public sealed class GrainMap
 {
-    private readonly Link[] _links;
+    private readonly IMapLayer[] _links;
     private readonly MapRegion?[] _regions;
     private readonly GrainMapOptions _options;
     private readonly long _regionSectors;
@@ -24,7 +23,7 @@ public sealed class GrainMap
     private int _clockHand;
     private readonly Lock _evictLock = new();
 
-    public GrainMap(Link[] links, GrainMapOptions options)
+    public GrainMap(IMapLayer[] links, GrainMapOptions options)
     {
         if (links.Length == 0) throw new ArgumentException("a generation needs at least one link", nameof(links));
         _links = links;
@@ -35,7 +34,8 @@ public sealed class GrainMap
     }
 
     public long CapacitySectors { get; }
-    public IReadOnlyList<Link> Links => _links;
+    /// <summary>The layers, base first.</summary>
+    public IReadOnlyList<IMapLayer> Links => _links;
     public long RegionSectors => _regionSectors;
 
     /// <summary>Runs currently cached (for tests and `info`).</summary>
@@ -114,7 +114,7 @@ public sealed class GrainMap
                     else
                     {
                         long skip = pos - piece.Start;
-                        long fileOffset = piece.Kind == PieceKind.Data ? piece.FileOffset + skip * 512 : piece.FileOffset;
+                        long fileOffset = piece.Kind == PieceKind.Data ? piece.FileOffset + skip * Sector.Size : piece.FileOffset;
                         resolved.Add(new MapRun(pos, segEnd - pos, piece.Kind, g, piece.Extent, fileOffset, piece.GrainStart, piece.ExtentStart));
                     }
                     pos = segEnd;
@@ -141,7 +141,7 @@ public sealed class GrainMap
                 var last = merged[^1];
                 bool joinable = last.Kind == r.Kind && last.Generation == r.Generation && last.End == r.Start && r.Kind switch
                 {
-                    PieceKind.Data => ReferenceEquals(last.Extent, r.Extent) && last.FileOffset + last.Count * 512 == r.FileOffset,
+                    PieceKind.Data => ReferenceEquals(last.Extent, r.Extent) && last.FileOffset + last.Count * Sector.Size == r.FileOffset,
                     PieceKind.Compressed => false,
                     _ => true,
                 };
@@ -161,15 +161,15 @@ public sealed class GrainMap
     {
         while (!buffer.IsEmpty)
         {
-            long sector = offset >> 9;
+            long sector = offset >> Sector.Shift;
             var region = RegionAt(sector);
             var runs = region.Runs;
             int i = region.Find(sector);
             while (!buffer.IsEmpty && i < runs.Length)
             {
                 ref readonly var run = ref runs[i];
-                long runStartByte = run.Start << 9;
-                long runEndByte = run.End << 9;
+                long runStartByte = run.Start << Sector.Shift;
+                long runEndByte = run.End << Sector.Shift;
                 int n = (int)Math.Min(buffer.Length, runEndByte - offset);
                 var dest = buffer[..n];
                 switch (run.Kind)
@@ -178,7 +178,7 @@ public sealed class GrainMap
                         run.Extent!.ReadData(dest, run.FileOffset + (offset - runStartByte));
                         break;
                     case PieceKind.Compressed:
-                        long grainVirtualByte = (run.ExtentStart + run.GrainStart) << 9;
+                        long grainVirtualByte = (run.ExtentStart + run.GrainStart) << Sector.Shift;
                         run.Extent!.ReadCompressed(dest, run.FileOffset, run.GrainStart, offset - grainVirtualByte);
                         break;
                     default:
@@ -206,7 +206,7 @@ public sealed class GrainMap
                 long s = Math.Max(r.Start, pos), e = Math.Min(r.End, endSector);
                 long skip = s - r.Start;
                 visit(new MapRun(s, e - s, r.Kind, r.Generation, r.Extent,
-                    r.Kind == PieceKind.Data ? r.FileOffset + skip * 512 : r.FileOffset, r.GrainStart, r.ExtentStart));
+                    r.Kind == PieceKind.Data ? r.FileOffset + skip * Sector.Size : r.FileOffset, r.GrainStart, r.ExtentStart));
                 pos = e;
             }
         }

@@ -38,7 +38,7 @@ public sealed class BadInputTests : IDisposable
         if (args.Length == 0) args = ["hash", file];
         var before = Hashing.Snapshot(_dir.Path);
         long allocated = GC.GetTotalAllocatedBytes(precise: true);
-        var r = CliRunner.RunInProcess(TimeSpan.FromSeconds(30), args);
+        var r = MountChainCli.RunInProcess(TimeSpan.FromSeconds(30), args);
         allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
 
         Assert.True(r.ExitCode == 1, $"exit {r.ExitCode}, stderr: {r.Stderr}");
@@ -149,11 +149,89 @@ public sealed class BadInputTests : IDisposable
         uint first = SparseFileEditor.ReadU32(path, SparseFileEditor.GteOffset(path, 0, 0));
         SparseFileEditor.WriteU32(path, SparseFileEditor.GteOffset(path, 1, 128), first); // 40 MiB = table 1, entry 128
         var before = Hashing.Snapshot(_dir.Path);
-        var r = CliRunner.RunInProcess("info", path);
+        var r = MountChainCli.RunInProcess("info", path);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("overlap", r.Stdout);
         Assert.Contains("wide.vmdk", r.Stdout);
         Assert.Equal(before, Hashing.Snapshot(_dir.Path));
+    }
+
+    // ---- 64-bit header fields and table sizes (issue 15) ----------------------------------------
+
+    /// <summary>Byte position of descriptorOffset in the sparse header (format doc §2.1).</summary>
+    private const int DescriptorOffsetField = 0x1C;
+
+    [QemuFact]
+    public void A_descriptor_offset_that_is_negative_as_64_bits_is_refused_naming_the_field()
+    {
+        string path = Base();
+        SparseFileEditor.WriteU64(path, DescriptorOffsetField, 0xFFFFFFFFFFFFFF00);
+        foreach (string command in new[] { "info", "hash", "volumes" })
+            AssertRefused(path, "descriptorOffset", command, path);
+    }
+
+    [QemuFact]
+    public void Directory_offsets_that_are_negative_as_64_bits_are_refused_naming_the_field()
+    {
+        string path = Base();
+        SparseFileEditor.WriteU64(path, SparseFileEditor.GdOffsetOffset, 0x8000000000000010);
+        SparseFileEditor.WriteU64(path, SparseFileEditor.RgdOffsetOffset, 0xFFFFFFFFFFFFFFF0);
+        AssertRefused(path, "gdOffset");
+    }
+
+    [QemuFact]
+    public void A_redo_log_whose_redundant_directory_offset_is_negative_is_refused_for_writing()
+    {
+        string parent = Base();
+        string log = _dir.File("log.vmdk");
+        Assert.Equal(0, MountChainCli.RunInProcess("create-child", parent, "-g", "0", log).ExitCode);
+        SparseFileEditor.WriteU64(log, SparseFileEditor.RgdOffsetOffset, 0xFFFFFFFFFFFFFFF0);
+        string input = _dir.File("patch.bin");
+        File.WriteAllBytes(input, new byte[4096]);
+        AssertRefused(log, "rgdOffset", "write", log, "--offset", "0", "--input", input);
+    }
+
+    /// <summary>
+    /// A header alone, with 512-byte grains and the grain directory at sector 1, in a sparse file
+    /// just long enough to hold that directory: <paramref name="capacitySectors"/>/512 entries.
+    /// </summary>
+    private string HugeDirectoryImage(long capacitySectors)
+    {
+        string path = _dir.File($"gd-{capacitySectors}.vmdk");
+        long entries = capacitySectors / 512;
+        long gdSectors = (entries * 4 + 511) / 512;
+        var header = new byte[512];
+        "KDMV"u8.CopyTo(header);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.VersionOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.FlagsOffset), 1); // newline detector only
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.CapacityOffset), (ulong)capacitySectors);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.GrainSizeOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(header.AsSpan(SparseFileEditor.NumGtesOffset), 512);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.GdOffsetOffset), 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(header.AsSpan(SparseFileEditor.OverHeadOffset), (ulong)(1 + gdSectors));
+        "\n \r\n"u8.CopyTo(header.AsSpan(SparseFileEditor.NewlineOffset));
+        using (var file = new FileStream(path, FileMode.CreateNew))
+        {
+            file.Write(header);
+            file.SetLength((1 + gdSectors) * 512 + 512); // a hole: the directory reads as zeros
+        }
+        return path;
+    }
+
+    [Fact]
+    public void A_one_GiB_grain_directory_is_refused_before_it_is_read()
+    {
+        // 64 TiB with 512-byte grains: 2^28 entries, 1 GiB of directory (qemu: "L1 size too big").
+        string path = HugeDirectoryImage(1L << 37);
+        foreach (string command in new[] { "info", "hash" })
+            AssertRefused(path, "grain directory", command, path);
+    }
+
+    [Fact]
+    public void A_four_GiB_grain_directory_is_refused_not_overflowed()
+    {
+        string path = HugeDirectoryImage(1L << 39);
+        AssertRefused(path, "grain directory", "info", path);
     }
 
     // ---- chain -------------------------------------------------------------------------------
@@ -170,7 +248,7 @@ public sealed class BadInputTests : IDisposable
         SparseFileEditor.EditEmbeddedDescriptor(_dir.File("base.vmdk"), t => System.Text.RegularExpressions.Regex.Replace(t, "\nCID=[0-9a-f]+", "\nCID=0abc0def"));
 
         AssertRefused(child, "parentCID");
-        var r = CliRunner.RunInProcess("hash", "--ignore-cid", child);
+        var r = MountChainCli.RunInProcess("hash", "--ignore-cid", child);
         Assert.Equal(0, r.ExitCode);
         Assert.Equal(expected, r.Stdout.Split(' ')[0]);
     }
@@ -340,19 +418,19 @@ public sealed class BadInputTests : IDisposable
     public void Usage_errors_exit_2()
     {
         string path = Base();
-        var unknown = CliRunner.RunInProcess("hash", "--no-such-option", path);
+        var unknown = MountChainCli.RunInProcess("hash", "--no-such-option", path);
         Assert.Equal(2, unknown.ExitCode);
         Assert.StartsWith("mountchain: ", unknown.Stderr);
 
-        var generation = CliRunner.RunInProcess("hash", "-g", "7", path);
+        var generation = MountChainCli.RunInProcess("hash", "-g", "7", path);
         Assert.Equal(2, generation.ExitCode);
         Assert.Contains("generation 7", generation.Stderr);
 
-        var missingArgument = CliRunner.RunInProcess("hash");
+        var missingArgument = MountChainCli.RunInProcess("hash");
         Assert.Equal(2, missingArgument.ExitCode);
 
         Child("base.vmdk", "c1.vmdk");
-        var backwards = CliRunner.RunInProcess("changed", "--from", "1", "--to", "0", _dir.File("c1.vmdk"));
+        var backwards = MountChainCli.RunInProcess("changed", "--from", "1", "--to", "0", _dir.File("c1.vmdk"));
         Assert.Equal(2, backwards.ExitCode);
     }
 

@@ -18,9 +18,9 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
         ExtraWrites = [new WriteOp(3, 2 << 20, 128 << 10, Zero: true)],
     };
 
-    private static ToolResult Run(params string[] args)
+    private static ProcessResult Run(params string[] args)
     {
-        var r = CliRunner.RunProcess(args);
+        var r = MountChainCli.Run(args);
         Assert.True(r.ExitCode == 0, $"mountchain {string.Join(' ', args)} exited {r.ExitCode}: {r.Stderr}");
         return r;
     }
@@ -60,7 +60,7 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
         {
             Run("convert", "-q", "-g", "2", chain.Top, target);
             Assert.Equal(chain.ExpectedSha256(2), Hashing.Sha256File(target));
-            long allocated = long.Parse(ExternalTool.Check("stat", ["-c", "%b", target]).Trim()) * 512;
+            long allocated = long.Parse(ProcessRunner.Check("stat", ["-c", "%b", target]).Trim()) * 512;
             Assert.True(allocated < new FileInfo(target).Length * 3 / 4, $"converted image uses {allocated} bytes: holes were filled");
         }
         finally
@@ -74,7 +74,7 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
     {
         var chain = cache.Get(Spec);
         var before = Hashing.Sha256File(chain.Files[1]);
-        var r = CliRunner.RunProcess("convert", "-q", chain.Files[1], chain.Files[1]);
+        var r = MountChainCli.Run("convert", "-q", chain.Files[1], chain.Files[1]);
         Assert.Equal(2, r.ExitCode);
         Assert.Equal(before, Hashing.Sha256File(chain.Files[1]));
     }
@@ -84,7 +84,7 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
     {
         var chain = cache.Get(Spec);
         var before = Hashing.Sha256File(chain.Files[0]);
-        var r = CliRunner.RunProcess("convert", "-q", "-g", "1", chain.Top, chain.Files[0]);
+        var r = MountChainCli.Run("convert", "-q", "-g", "1", chain.Top, chain.Files[0]);
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("refusing to overwrite an input file", r.Stderr);
         Assert.Equal(before, Hashing.Sha256File(chain.Files[0]));

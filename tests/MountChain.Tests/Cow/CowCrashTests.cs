@@ -27,7 +27,8 @@ public sealed class CowCrashTests(ITestOutputHelper output)
             using (var chain = VmdkChain.Open(c))
             using (RedoLogOperations.CreateChild(chain, 1, log)) { }
             int seed = 1000 + iteration;
-            var psi = CowEnvironment.MountchainStart($"bench-write \"{log}\" --pattern mixed --count 10000000 --flush-every {FlushEvery} --seed {seed} --report-flushes", env.Dir);
+            var psi = MountChainCli.StartInfoIn(env.Dir, "bench-write", log, "--pattern", "mixed", "--count", "10000000",
+                "--flush-every", FlushEvery.ToString(), "--seed", seed.ToString(), "--report-flushes");
             int lastFlushed = -1;
             using var firstFlush = new ManualResetEventSlim();
             using (var p = Process.Start(psi)!)
@@ -120,7 +121,7 @@ public sealed class CowCrashTests(ITestOutputHelper output)
             byte[] expected = env.QemuRaw(log);
 
             var clock = Stopwatch.StartNew();
-            using (var p = Process.Start(CowEnvironment.MountchainStart($"commit \"{log}\"", dir))!)
+            using (var p = Process.Start(MountChainCli.StartInfoIn(dir, "commit", log))!)
             {
                 // Run 0 measures a whole commit (process start included); later runs are killed inside that time.
                 if (iteration % 2 == 1)

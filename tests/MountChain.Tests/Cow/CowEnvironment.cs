@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 
 namespace MountChain.Tests.Cow;
@@ -6,30 +5,16 @@ namespace MountChain.Tests.Cow;
 /// <summary>A temporary folder with helpers to run qemu tools and the mountchain CLI (out of process).</summary>
 public sealed class CowEnvironment : IDisposable
 {
-    public CowEnvironment()
-    {
-        Dir = Path.Combine(Path.GetTempPath(), "mc-cow-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Dir);
-    }
+    private readonly TempDirectory _directory = new("mc-cow");
 
-    public string Dir { get; }
+    public string Dir => _directory.Path;
 
-    public string PathOf(string name) => Path.Combine(Dir, name);
+    public string PathOf(string name) => _directory.File(name);
 
     public static (int Exit, string Out, string Err) Run(string tool, string arguments, string? stdin = null, byte[]? stdinBytes = null, string? workingDirectory = null)
     {
-        var psi = new ProcessStartInfo(tool, arguments)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = stdin is not null || stdinBytes is not null,
-            UseShellExecute = false, WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        using var p = Process.Start(psi)!;
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var errTask = p.StandardError.ReadToEndAsync();
-        if (stdinBytes is not null) { p.StandardInput.BaseStream.Write(stdinBytes); p.StandardInput.Close(); }
-        else if (stdin is not null) { p.StandardInput.Write(stdin); p.StandardInput.Close(); }
-        if (!p.WaitForExit(300_000)) { p.Kill(true); throw new TimeoutException($"{tool} {arguments} hung"); }
-        return (p.ExitCode, outTask.Result, errTask.Result);
+        var r = ProcessRunner.RunCommandLine(tool, arguments, workingDirectory, stdin, stdinBytes, TimeSpan.FromMinutes(5));
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     /// <summary>Runs a tool and fails the test with its stderr when it exits non-zero.</summary>
@@ -40,15 +25,11 @@ public sealed class CowEnvironment : IDisposable
         return output;
     }
 
-    public static string MountchainDll => Path.Combine(AppContext.BaseDirectory, "mountchain.dll");
-
-    public (int Exit, string Out, string Err) Mountchain(string arguments, byte[]? stdin = null) =>
-        Run("dotnet", $"\"{MountchainDll}\" {arguments}", stdinBytes: stdin, workingDirectory: Dir);
-
-    public static ProcessStartInfo MountchainStart(string arguments, string dir) => new("dotnet", $"\"{MountchainDll}\" {arguments}")
+    public (int Exit, string Out, string Err) Mountchain(string arguments, byte[]? stdin = null)
     {
-        RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = dir,
-    };
+        var r = MountChainCli.RunCommandLine(Dir, arguments, stdin);
+        return (r.ExitCode, r.Stdout, r.Stderr);
+    }
 
     /// <summary>The virtual disk as qemu sees it (qemu-img convert to raw, following the backing chain).</summary>
     public byte[] QemuRaw(string vmdk)
@@ -83,8 +64,5 @@ public sealed class CowEnvironment : IDisposable
         return (b, c);
     }
 
-    public void Dispose()
-    {
-        try { Directory.Delete(Dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
+    public void Dispose() => _directory.Dispose();
 }

@@ -162,10 +162,10 @@ public sealed class EsxiChainTests : IDisposable
         string c1 = d1.WriteLink(_dir.Path, "vm-000001", 0x22222222, 0x11111111, "vm.vmdk");
         var d2 = Cowd(11);
         string c2 = d2.WriteLink(_dir.Path, "vm-000002", 0x33333333, 0x22222222, "vm-000001.vmdk");
-        var hash = CliRunner.RunProcess("hash", c2, "-g", "1");
+        var hash = MountChainCli.Run("hash", c2, "-g", "1");
         Assert.True(hash.ExitCode == 0, hash.Stderr);
         Assert.StartsWith(Convert.ToHexStringLower(SHA256.HashData(QemuRaw(c1))), hash.Stdout);
-        var info = CliRunner.RunProcess("info", c2);
+        var info = MountChainCli.Run("info", c2);
         Assert.True(info.ExitCode == 0, info.Stderr + info.Stdout);
         Assert.Contains("createType: seSparse", info.Stdout);
         Assert.Contains("createType: vmfsSparse", info.Stdout);

@@ -51,7 +51,7 @@ public sealed class RenamedFileTests : IDisposable
         string child = _dir.File("child-renamed.vmdk");
         using (var chain = VmdkChain.Open(child)) Assert.Equal(1, chain.TopGeneration);
         EsxiChainTests.AssertSame(QemuRaw(child), EsxiChainTests.Read(child), "renamed child ours vs qemu");
-        var info = CliRunner.RunProcess("info", child);
+        var info = MountChainCli.Run("info", child);
         Assert.True(info.ExitCode == 0, info.Stderr);
         Assert.Contains("renamed?", info.Stdout);
     }
@@ -64,7 +64,7 @@ public sealed class RenamedFileTests : IDisposable
         string descriptor = _dir.File("disk.vmdk");
         File.WriteAllText(descriptor, EsxiImageBuilder.Descriptor("vmfs", 0x1234, 0xFFFFFFFF, null, 2048, "VMFS", "disk-flat.vmdk", " 8"));
         EsxiChainTests.AssertSame(flat.AsSpan(8 * 512, 2048 * 512).ToArray(), EsxiChainTests.Read(descriptor), "offset VMFS line");
-        var info = CliRunner.RunProcess("info", descriptor);
+        var info = MountChainCli.Run("info", descriptor);
         Assert.True(info.ExitCode == 0, info.Stderr);
         Assert.Contains("carries offset 8, outside the spec", info.Stdout);
     }

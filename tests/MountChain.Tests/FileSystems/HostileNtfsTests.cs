@@ -7,22 +7,23 @@ namespace MountChain.Tests.FileSystems;
 /// <summary>Damaged NTFS structures end in one clear error line, quickly, without writing to the image.</summary>
 public sealed class HostileNtfsTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-ntfs-hostile-").FullName;
+    private readonly TempDirectory _temp = new("mc-ntfs-hostile");
+    private string _dir => _temp.Path;
     private string Image => Path.Combine(_dir, "ntfs.img");
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private NtfsImagePatcher Fresh()
     {
-        Shell.Bash($"truncate -s 16M {Image} && mkntfs -F -Q {Image} >/dev/null 2>&1");
+        ProcessRunner.Bash($"truncate -s 16M {Image} && mkntfs -F -Q {Image} >/dev/null 2>&1");
         return new NtfsImagePatcher(Image);
     }
 
     private void AssertRefused(string expectedFragment, params string[] command)
     {
-        string before = Shell.Sha256File(Image);
+        string before = Hashing.Sha256File(Image);
         var clock = Stopwatch.StartNew();
-        var r = Shell.MountChain(command);
+        var r = MountChainCli.Run(command);
         clock.Stop();
         Assert.Equal(1, r.ExitCode);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -31,18 +32,18 @@ public sealed class HostileNtfsTests : IDisposable
         Assert.Contains(expectedFragment, lines[0]);
         Assert.DoesNotContain("internal error", lines[0]);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
-        Assert.Equal(before, Shell.Sha256File(Image));
+        Assert.Equal(before, Hashing.Sha256File(Image));
     }
 
     [FileSystemToolsFact("mkntfs")]
     public void A_fresh_mkntfs_volume_lists_cleanly()
     {
         Fresh();
-        var r = Shell.MountChain("ls", Image, "p0:/");
+        var r = MountChainCli.Run("ls", Image, "p0:/");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal("", r.Text); // only metadata files, which are hidden
-        r = Shell.MountChain("volumes", Image, "--json");
-        Assert.Contains("\"filesystem\": \"ntfs\"", r.Text);
+        Assert.Equal("", r.Stdout); // only metadata files, which are hidden
+        r = MountChainCli.Run("volumes", Image, "--json");
+        Assert.Contains("\"filesystem\": \"ntfs\"", r.Stdout);
     }
 
     [FileSystemToolsFact("mkntfs")]
@@ -117,8 +118,8 @@ public sealed class HostileNtfsTests : IDisposable
         var ntfs = Fresh();
         string mnt = Path.Combine(_dir, "mnt");
         Directory.CreateDirectory(mnt);
-        Shell.Bash($"ntfs-3g {Image} {mnt} && mkdir -p {mnt}/sub/inner && echo x > {mnt}/sub/file && umount {mnt}");
-        var root = Shell.MountChain("ls", Image, "p0:/", "--json");
+        ProcessRunner.Bash($"ntfs-3g {Image} {mnt} && mkdir -p {mnt}/sub/inner && echo x > {mnt}/sub/file && umount {mnt}");
+        var root = MountChainCli.Run("ls", Image, "p0:/", "--json");
         ulong sub = System.Text.Json.JsonDocument.Parse(root.Stdout).RootElement.EnumerateArray()
             .Single(e => e.GetProperty("name").GetString() == "sub").GetProperty("id").GetUInt64();
         // In sub's $INDEX_ROOT, the entry "inner" now names sub itself.
@@ -141,7 +142,7 @@ public sealed class HostileNtfsTests : IDisposable
     {
         Fresh();
         NtfsImagePatcher.WriteAt(Image, 0x0D, new byte[] { 3 }); // 3 sectors per cluster: not a power of two
-        var r = Shell.MountChain("ls", Image, "p0:/");
+        var r = MountChainCli.Run("ls", Image, "p0:/");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("sectors per cluster", r.Stderr);
     }

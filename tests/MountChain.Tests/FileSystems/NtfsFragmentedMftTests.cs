@@ -9,22 +9,23 @@ namespace MountChain.Tests.FileSystems;
 /// </summary>
 public sealed class NtfsFragmentedMftTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-ntfs-mft-").FullName;
+    private readonly TempDirectory _temp = new("mc-ntfs-mft");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     [FileSystemToolsFact("mkntfs", "ntfs-3g", "istat", NeedsRootAndFuse = true)]
     public void Fragmented_mft_continued_through_its_attribute_list_is_read_completely()
     {
         string image = Path.Combine(_dir, "ntfs.img"), mnt = Path.Combine(_dir, "mnt");
         Directory.CreateDirectory(mnt);
-        Shell.Bash($"truncate -s 32M {image} && mkntfs -F -Q {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
+        ProcessRunner.Bash($"truncate -s 32M {image} && mkntfs -F -Q {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
         string expected;
         try
         {
             // Fill the volume, free every other one-cluster file, then create more files than
             // were freed: the MFT must extend into the holes.
-            expected = Shell.Bash("""
+            expected = ProcessRunner.Bash("""
                 mkdir h && for i in $(seq 1 2000); do printf '%4096s' $i > h/x$i; done
                 cat /dev/zero > filler 2>/dev/null || true
                 rm h/x{1..2000..2}
@@ -33,14 +34,14 @@ public sealed class NtfsFragmentedMftTests : IDisposable
                 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
                 """, mnt);
         }
-        finally { Shell.Bash($"umount {mnt}"); }
-        string mft = Shell.Bash($"istat -r {image} 0");
+        finally { ProcessRunner.Bash($"umount {mnt}"); }
+        string mft = ProcessRunner.Bash($"istat -r {image} 0");
         Assert.Contains("$ATTRIBUTE_LIST", mft);
         Assert.True(mft.Split('\n').Count(l => l.Contains("Starting address")) > 100, "the $MFT should have hundreds of runs");
 
-        var r = Shell.MountChain("files-hash", image);
+        var r = MountChainCli.Run("files-hash", image);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(5000, r.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
-        Assert.Equal(expected, r.Text);
+        Assert.Equal(5000, r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(expected, r.Stdout);
     }
 }

@@ -5,9 +5,10 @@ namespace MountChain.Tests.FileSystems;
 /// <summary>Cluster sizes change how runs, index VCNs (512-byte units when blocks are smaller than a cluster) and compression work.</summary>
 public sealed class NtfsGeometryTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-ntfs-geometry-").FullName;
+    private readonly TempDirectory _temp = new("mc-ntfs-geometry");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     [FileSystemToolsTheory("mkntfs", "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
     [InlineData(512)]
@@ -17,11 +18,11 @@ public sealed class NtfsGeometryTests : IDisposable
     {
         string image = Path.Combine(_dir, "ntfs.img"), mnt = Path.Combine(_dir, "mnt");
         Directory.CreateDirectory(mnt);
-        Shell.Bash($"truncate -s 64M {image} && mkntfs -F -Q -c {clusterSize} {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
+        ProcessRunner.Bash($"truncate -s 64M {image} && mkntfs -F -Q -c {clusterSize} {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
         string expected, ls;
         try
         {
-            expected = Shell.Bash("""
+            expected = ProcessRunner.Bash("""
                 set +o pipefail
                 mkdir many && for i in $(seq 1 600); do echo "$i" > many/name_$i.txt; done
                 head -c 3000000 /dev/urandom > random.bin
@@ -30,14 +31,14 @@ public sealed class NtfsGeometryTests : IDisposable
                 yes 'text to compress' | head -c 500000 > comp/text.txt
                 find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
                 """, mnt);
-            ls = Shell.Bash("find . -mindepth 1 | LC_ALL=C sort", mnt);
+            ls = ProcessRunner.Bash("find . -mindepth 1 | LC_ALL=C sort", mnt);
         }
-        finally { Shell.Bash($"umount {mnt}"); }
-        var r = Shell.MountChain("files-hash", image);
+        finally { ProcessRunner.Bash($"umount {mnt}"); }
+        var r = MountChainCli.Run("files-hash", image);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(expected, r.Text);
-        var ours = Shell.MountChain("ls", image, "p0:/", "-r");
+        Assert.Equal(expected, r.Stdout);
+        var ours = MountChainCli.Run("ls", image, "p0:/", "-r");
         Assert.Equal(ls.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(p => p[1..]).Order(StringComparer.Ordinal),
-            ours.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+            ours.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
     }
 }

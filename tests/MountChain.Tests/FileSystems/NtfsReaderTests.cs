@@ -12,7 +12,7 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
 
     private static JsonElement[] LsJson(string image, string path, bool recursive = true)
     {
-        var r = Shell.MountChain(["ls", image, path, "--json", .. recursive ? new[] { "-r" } : []]);
+        var r = MountChainCli.Run(["ls", image, path, "--json", .. recursive ? new[] { "-r" } : []]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         return JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToArray();
     }
@@ -20,10 +20,10 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
     public void Files_hash_equals_sha256sum_over_the_ntfs3g_mount()
     {
-        var r = Shell.MountChain("files-hash", fixture.Image, "--partition", "0");
+        var r = MountChainCli.Run("files-hash", fixture.Image, "--partition", "0");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Equal(fixture.ExpectedManifest.Split('\n').Length, r.Text.Split('\n').Length);
-        Assert.Equal(fixture.ExpectedManifest, r.Text);
+        Assert.Equal(fixture.ExpectedManifest.Split('\n').Length, r.Stdout.Split('\n').Length);
+        Assert.Equal(fixture.ExpectedManifest, r.Stdout);
     }
 
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
@@ -54,9 +54,9 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
     public void Ls_long_text_shows_type_links_size_time_and_link_target()
     {
-        var r = Shell.MountChain("ls", fixture.Image, "p0:/", "-l");
+        var r = MountChainCli.Run("ls", fixture.Image, "p0:/", "-l");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var lines = r.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var stat = fixture.ExpectedStat.Split('\n').Select(l => l.Split('\t')).First(f => f[0] == "f.txt");
         var mtime = DateTimeOffset.FromUnixTimeMilliseconds(0).AddTicks((long)(decimal.Parse(stat[3], CultureInfo.InvariantCulture) * 10_000_000m));
         var line = Assert.Single(lines, l => l.EndsWith(" f.txt") && !l.Contains(" -> "));
@@ -75,8 +75,8 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
         Assert.Equal(5, expected.Count);
         foreach (var l in expected) Assert.Equal(l[1], ours[l[0]]);
         // A symlink in the middle of a path is followed.
-        var r = Shell.MountChain("cat-file", fixture.Image, "p0:/linkdir/inner.txt");
-        Assert.Equal("inside\n", r.Text);
+        var r = MountChainCli.Run("cat-file", fixture.Image, "p0:/linkdir/inner.txt");
+        Assert.Equal("inside\n", r.Stdout);
     }
 
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
@@ -86,10 +86,10 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
         var stream = Assert.Single(root, e => e.GetProperty("name").GetString() == "f.txt:stream1");
         Assert.Equal(fixture.StreamValue.Length, stream.GetProperty("size").GetInt64());
         Assert.Equal(60, root.Count(e => e.GetProperty("name").GetString()!.StartsWith("manystreams.txt:")));
-        var r = Shell.MountChain("cat-file", fixture.Image, "p0:/f.txt:stream1");
-        Assert.Equal(fixture.StreamValue, r.Text);
-        r = Shell.MountChain("cat-file", fixture.Image, "p0:/manystreams.txt:s42");
-        Assert.Equal($"value-42-{42.ToString("D90")}", r.Text);
+        var r = MountChainCli.Run("cat-file", fixture.Image, "p0:/f.txt:stream1");
+        Assert.Equal(fixture.StreamValue, r.Stdout);
+        r = MountChainCli.Run("cat-file", fixture.Image, "p0:/manystreams.txt:s42");
+        Assert.Equal($"value-42-{42.ToString("D90")}", r.Stdout);
         // Hard links: three names, one MFT record, link count 3.
         var names = root.Where(e => e.GetProperty("name").GetString() is "f.txt" or "hard" or "hard2").ToList();
         Assert.Equal(3, names.Count);
@@ -103,13 +103,13 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     public void The_fixture_really_has_attribute_lists_compression_and_a_multi_level_index()
     {
         var frag = LsJson(fixture.Image, "p0:/frag/a", recursive: false).Single();
-        string istat = Shell.Bash($"istat {fixture.Image} {frag.GetProperty("id").GetUInt64()}");
+        string istat = ProcessRunner.Bash($"istat {fixture.Image} {frag.GetProperty("id").GetUInt64()}");
         Assert.Contains("$ATTRIBUTE_LIST", istat);
         var comp = LsJson(fixture.Image, "p0:/comp/text.txt", recursive: false).Single();
         Assert.NotEqual(0u, comp.GetProperty("attributes").GetUInt32() & 0x800u);
         var big = LsJson(fixture.Image, "p0:/big", recursive: false);
         Assert.Equal(3000, big.Length);
-        string bigStat = Shell.Bash($"istat {fixture.Image} {LsJson(fixture.Image, "p0:/", false).Single(e => e.GetProperty("name").GetString() == "big").GetProperty("id").GetUInt64()}");
+        string bigStat = ProcessRunner.Bash($"istat {fixture.Image} {LsJson(fixture.Image, "p0:/", false).Single(e => e.GetProperty("name").GetString() == "big").GetProperty("id").GetUInt64()}");
         Assert.Contains("$INDEX_ALLOCATION", bigStat);
     }
 
@@ -117,7 +117,7 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     public void Sleuthkit_sees_the_same_files_and_content()
     {
         // fls -r -p: "r/r 64-128-2:\tpath"; drop metadata files, orphans and stream entries.
-        var fls = Shell.Bash($"fls -r -p -u {fixture.Image}").Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        var fls = ProcessRunner.Bash($"fls -r -p -u {fixture.Image}").Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => l.Split('\t', 2)).Where(p => p.Length == 2 && p[0].StartsWith("r/r") && !p[1].StartsWith('$') && !p[1].Contains(':'))
             .Select(p => p[1]).ToHashSet();
         var ours = LsJson(fixture.Image, "p0:/").Where(e => e.GetProperty("type").GetString() is "file" or "symlink" && !e.TryGetProperty("stream", out _))
@@ -126,9 +126,9 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
         foreach (var path in new[] { "frag/a", "frag/hole2", "comp/mixed.bin", "big/entry_with_a_longish_name_2999", "sparse.bin" })
         {
             ulong id = LsJson(fixture.Image, "p0:/" + path, false).Single().GetProperty("id").GetUInt64();
-            string tsk = Shell.Bash($"icat {fixture.Image} {id} | sha256sum | cut -d' ' -f1").Trim();
-            var cat = Shell.MountChain("cat-file", fixture.Image, "p0:/" + path);
-            Assert.Equal(tsk, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(cat.Stdout)));
+            string tsk = ProcessRunner.Bash($"icat {fixture.Image} {id} | sha256sum | cut -d' ' -f1").Trim();
+            var cat = MountChainCli.Run("cat-file", fixture.Image, "p0:/" + path);
+            Assert.Equal(tsk, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(cat.StdoutBytes)));
         }
     }
 
@@ -138,17 +138,17 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
         string target = Path.Combine(fixture.Directory, "extract-" + Guid.NewGuid().ToString("N"));
         try
         {
-            var r = Shell.MountChain("extract", fixture.Image, "p0:/", target);
+            var r = MountChainCli.Run("extract", fixture.Image, "p0:/", target);
             Assert.True(r.ExitCode == 0, r.Stderr);
-            Assert.Equal(fixture.ExpectedManifest, Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum", target));
-            Assert.Equal(fixture.ExpectedLinks.Split('\n').Order(StringComparer.Ordinal), Shell.Bash("find . -type l -printf '%P\\t%l\\n'", target).Split('\n').Order(StringComparer.Ordinal));
+            Assert.Equal(fixture.ExpectedManifest, ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum", target));
+            Assert.Equal(fixture.ExpectedLinks.Split('\n').Order(StringComparer.Ordinal), ProcessRunner.Bash("find . -type l -printf '%P\\t%l\\n'", target).Split('\n').Order(StringComparer.Ordinal));
             var stat = fixture.ExpectedStat.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Where(f => f[1] is "f" or "d").ToDictionary(f => f[0], f => f[3]);
-            var got = Shell.Bash("find . -mindepth 1 -type f -o -mindepth 1 -type d -printf '' -o -mindepth 1 -type d -print0 >/dev/null; find . -mindepth 1 \\( -type f -o -type d \\) -printf '%P\\t%T@\\n'", target)
+            var got = ProcessRunner.Bash("find . -mindepth 1 -type f -o -mindepth 1 -type d -printf '' -o -mindepth 1 -type d -print0 >/dev/null; find . -mindepth 1 \\( -type f -o -type d \\) -printf '%P\\t%T@\\n'", target)
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToDictionary(f => f[0], f => f[1]);
             Assert.Equal(stat.Count, got.Count);
             foreach (var (path, t) in stat) Assert.True(decimal.Parse(t, CultureInfo.InvariantCulture) == decimal.Parse(got[path], CultureInfo.InvariantCulture), $"mtime of {path}");
             // The 40 MiB sparse file keeps its holes.
-            long blocks = long.Parse(Shell.Bash($"stat -c %b {Path.Combine(target, "sparse.bin")}").Trim());
+            long blocks = long.Parse(ProcessRunner.Bash($"stat -c %b {Path.Combine(target, "sparse.bin")}").Trim());
             Assert.True(blocks * 512 < 1 << 20, $"sparse.bin occupies {blocks} blocks");
         }
         finally { if (Directory.Exists(target)) Directory.Delete(target, true); }
@@ -157,8 +157,8 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
     public void Unicode_names_are_sorted_by_utf8_bytes_like_sort_in_the_C_locale()
     {
-        var r = Shell.MountChain("files-hash", fixture.Image);
-        var paths = r.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[66..]).ToList();
+        var r = MountChainCli.Run("files-hash", fixture.Image);
+        var paths = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[66..]).ToList();
         int privateUse = paths.IndexOf("./\uE000private.txt"), emoji = paths.IndexOf("./\U0001F389party.txt");
         Assert.True(privateUse >= 0 && emoji >= 0);
         Assert.True(privateUse < emoji, "U+E000 (EE 80 80) sorts before U+1F389 (F0 9F 8E 89) in byte order");

@@ -10,9 +10,10 @@ namespace MountChain.Tests.FileSystems;
 /// </summary>
 public sealed class NtfsReparsePointTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-ntfs-reparse-").FullName;
+    private readonly TempDirectory _temp = new("mc-ntfs-reparse");
+    private string _dir => _temp.Path;
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     /// <summary>MS-FSCC 2.1.2.4 symbolic link reparse buffer, relative flag set.</summary>
     private static byte[] WindowsSymlink(string target)
@@ -45,29 +46,29 @@ public sealed class NtfsReparsePointTests : IDisposable
     {
         string image = Path.Combine(_dir, "ntfs.img"), mnt = Path.Combine(_dir, "mnt");
         Directory.CreateDirectory(mnt);
-        Shell.Bash($"truncate -s 16M {image} && mkntfs -F -Q {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
+        ProcessRunner.Bash($"truncate -s 16M {image} && mkntfs -F -Q {image} >/dev/null 2>&1 && ntfs-3g {image} {mnt}");
         string expected;
         try
         {
-            Shell.Bash($"""
+            ProcessRunner.Bash($"""
                 mkdir target && echo t > target/sub && touch win wsl
                 setfattr -n system.ntfs_reparse_data -v 0x{Convert.ToHexString(WindowsSymlink(@"target\sub"))} win
                 setfattr -n system.ntfs_reparse_data -v 0x{Convert.ToHexString(WslSymlink("target/sub"))} wsl
                 """, mnt);
             // Remount so the kernel forgets the inodes it cached as regular files.
-            Shell.Bash($"umount {mnt} && ntfs-3g {image} {mnt}");
-            expected = Shell.Bash("readlink win wsl", mnt);
+            ProcessRunner.Bash($"umount {mnt} && ntfs-3g {image} {mnt}");
+            expected = ProcessRunner.Bash("readlink win wsl", mnt);
         }
-        finally { Shell.Bash($"umount {mnt}"); }
+        finally { ProcessRunner.Bash($"umount {mnt}"); }
         Assert.Equal("target/sub\ntarget/sub\n", expected);
         foreach (var name in new[] { "win", "wsl" })
         {
-            var r = Shell.MountChain("ls", image, "p0:/" + name, "-l");
+            var r = MountChainCli.Run("ls", image, "p0:/" + name, "-l");
             Assert.True(r.ExitCode == 0, r.Stderr);
-            Assert.StartsWith("l", r.Text);
-            Assert.EndsWith($" {name} -> target/sub\n", r.Text);
+            Assert.StartsWith("l", r.Stdout);
+            Assert.EndsWith($" {name} -> target/sub\n", r.Stdout);
             // Followed in the middle of a path? Not a directory link; the file behind it reads.
-            Assert.Equal("t\n", Shell.MountChain("cat-file", image, "p0:/" + name).Text);
+            Assert.Equal("t\n", MountChainCli.Run("cat-file", image, "p0:/" + name).Stdout);
         }
     }
 }

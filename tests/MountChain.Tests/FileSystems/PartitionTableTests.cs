@@ -7,14 +7,15 @@ namespace MountChain.Tests.FileSystems;
 /// <summary>GPT and MBR tables written by sfdisk, file systems written by their own mkfs.</summary>
 public sealed class PartitionTableTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-parts-").FullName;
+    private readonly TempDirectory _temp = new("mc-parts");
+    private string _dir => _temp.Path;
     private string Disk => Path.Combine(_dir, "disk.img");
 
-    public void Dispose() => Directory.Delete(_dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private static JsonElement[] Volumes(string disk)
     {
-        var r = Shell.MountChain("volumes", disk, "--json");
+        var r = MountChainCli.Run("volumes", disk, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         return JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToArray();
     }
@@ -22,7 +23,7 @@ public sealed class PartitionTableTests : IDisposable
     /// <summary>sfdisk's own view: partition number (from the node name) → (start, size) in bytes.</summary>
     private Dictionary<int, (long Start, long Size)> SfdiskView()
     {
-        var doc = JsonDocument.Parse(Shell.Bash($"sfdisk --json {Disk}"));
+        var doc = JsonDocument.Parse(ProcessRunner.Bash($"sfdisk --json {Disk}"));
         return doc.RootElement.GetProperty("partitiontable").GetProperty("partitions").EnumerateArray().ToDictionary(
             p => int.Parse(p.GetProperty("node").GetString()![Disk.Length..]),
             p => (p.GetProperty("start").GetInt64() * 512, p.GetProperty("size").GetInt64() * 512));
@@ -32,13 +33,13 @@ public sealed class PartitionTableTests : IDisposable
     private void Place(long offset, long size, string mkfs)
     {
         string part = Path.Combine(_dir, "part.img");
-        Shell.Bash($"rm -f {part} && truncate -s {size} {part} && {mkfs.Replace("{}", part)} >/dev/null 2>&1 && dd if={part} of={Disk} bs=1M seek={offset} oflag=seek_bytes conv=notrunc,sparse status=none && rm {part}");
+        ProcessRunner.Bash($"rm -f {part} && truncate -s {size} {part} && {mkfs.Replace("{}", part)} >/dev/null 2>&1 && dd if={part} of={Disk} bs=1M seek={offset} oflag=seek_bytes conv=notrunc,sparse status=none && rm {part}");
     }
 
     [FileSystemToolsFact("sfdisk", "mkntfs", "mkfs.ext4", "mkswap", "mkfs.vfat")]
     public void Gpt_partitions_follow_entry_order_with_sfdisk_offsets_and_detected_labels()
     {
-        Shell.Bash($"truncate -s 80M {Disk} && printf 'label: gpt\\nsize=20MiB, name=first\\nsize=16MiB\\nsize=8MiB\\nsize=16MiB\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 80M {Disk} && printf 'label: gpt\\nsize=20MiB, name=first\\nsize=16MiB\\nsize=8MiB\\nsize=16MiB\\n' | sfdisk -q {Disk}");
         var view = SfdiskView();
         Place(view[1].Start, view[1].Size, "mkntfs -F -Q -L WinData {}");
         Place(view[2].Start, view[2].Size, "mkfs.ext4 -q -F -L linuxroot {}");
@@ -58,10 +59,10 @@ public sealed class PartitionTableTests : IDisposable
         Assert.Equal(("vfat", "FATVOL"), Fs(vols[3]));
         Assert.Equal("first", vols[0].GetProperty("partitionLabel").GetString());
         // NTFS and FAT are readable: files-hash wants --partition, and reads either.
-        Assert.Equal(2, Shell.MountChain("files-hash", Disk).ExitCode);
-        Assert.Equal(0, Shell.MountChain("files-hash", Disk, "--partition", "1").ExitCode);
-        Assert.Equal(0, Shell.MountChain("files-hash", Disk, "--partition", "4").ExitCode);
-        var r = Shell.MountChain("ls", Disk, "p2:/");
+        Assert.Equal(2, MountChainCli.Run("files-hash", Disk).ExitCode);
+        Assert.Equal(0, MountChainCli.Run("files-hash", Disk, "--partition", "1").ExitCode);
+        Assert.Equal(0, MountChainCli.Run("files-hash", Disk, "--partition", "4").ExitCode);
+        var r = MountChainCli.Run("ls", Disk, "p2:/");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("ext4", r.Stderr);
     }
@@ -69,7 +70,7 @@ public sealed class PartitionTableTests : IDisposable
     [FileSystemToolsFact("sfdisk", "mkfs.xfs", "mkfs.ext2", "mkfs.ext3")]
     public void Xfs_ext2_and_ext3_are_told_apart_with_their_labels()
     {
-        Shell.Bash($"truncate -s 400M {Disk} && printf 'label: gpt\\nsize=320MiB\\nsize=16MiB\\nsize=16MiB\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 400M {Disk} && printf 'label: gpt\\nsize=320MiB\\nsize=16MiB\\nsize=16MiB\\n' | sfdisk -q {Disk}");
         var view = SfdiskView();
         Place(view[1].Start, view[1].Size, "mkfs.xfs -q -f -L xfsdata {}");
         Place(view[2].Start, view[2].Size, "mkfs.ext2 -q -F -L old2 {}");
@@ -85,7 +86,7 @@ public sealed class PartitionTableTests : IDisposable
         var vols = Volumes(Disk);
         var v = Assert.Single(vols);
         Assert.Equal(("p0", "unknown", 0L, 1L << 20), (v.GetProperty("name").GetString(), v.GetProperty("filesystem").GetString(), v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
-        var r = Shell.MountChain("ls", Disk, "p1:/");
+        var r = MountChainCli.Run("ls", Disk, "p1:/");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("p1 does not exist", r.Stderr);
     }
@@ -95,16 +96,16 @@ public sealed class PartitionTableTests : IDisposable
     [FileSystemToolsFact("sfdisk")]
     public void Damaged_primary_gpt_falls_back_to_the_backup_and_both_damaged_is_an_error()
     {
-        Shell.Bash($"truncate -s 32M {Disk} && printf 'label: gpt\\nsize=8MiB\\nsize=8MiB\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 32M {Disk} && printf 'label: gpt\\nsize=8MiB\\nsize=8MiB\\n' | sfdisk -q {Disk}");
         var view = SfdiskView();
         NtfsImagePatcher.WriteAt(Disk, 512 + 40, new byte[] { 0x99 }); // primary header: CRC no longer matches
         var vols = Volumes(Disk);
         Assert.Equal(2, vols.Length);
-        Assert.Contains("warning", Shell.MountChain("volumes", Disk).Stderr);
+        Assert.Contains("warning", MountChainCli.Run("volumes", Disk).Stderr);
         Assert.Equal(view[2].Start, vols[1].GetProperty("offset").GetInt64());
         long size = new FileInfo(Disk).Length;
         NtfsImagePatcher.WriteAt(Disk, size - 512 + 40, new byte[] { 0x99 }); // and the backup at the last LBA
-        var r = Shell.MountChain("volumes", Disk);
+        var r = MountChainCli.Run("volumes", Disk);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("GPT", r.Stderr);
     }
@@ -112,11 +113,11 @@ public sealed class PartitionTableTests : IDisposable
     [FileSystemToolsFact("sfdisk")]
     public void Gpt_entry_array_with_a_bad_crc_is_not_trusted()
     {
-        Shell.Bash($"truncate -s 32M {Disk} && printf 'label: gpt\\nsize=8MiB\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 32M {Disk} && printf 'label: gpt\\nsize=8MiB\\n' | sfdisk -q {Disk}");
         long size = new FileInfo(Disk).Length;
         NtfsImagePatcher.WriteAt(Disk, 1024 + 32, new byte[] { 0x77 });         // primary entry array
         NtfsImagePatcher.WriteAt(Disk, size - 33 * 512 + 32, new byte[] { 0x77 }); // backup entry array
-        var r = Shell.MountChain("volumes", Disk);
+        var r = MountChainCli.Run("volumes", Disk);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("CRC32", r.Stderr);
     }
@@ -124,7 +125,7 @@ public sealed class PartitionTableTests : IDisposable
     [FileSystemToolsFact("sfdisk", "mkntfs")]
     public void Mbr_primaries_keep_their_slot_and_logicals_start_at_p5()
     {
-        Shell.Bash($"truncate -s 64M {Disk} && printf 'label: dos\\n{Disk}1 : size=8MiB, type=7\\n{Disk}2 : size=40MiB, type=5\\n{Disk}5 : size=8MiB, type=83\\n{Disk}6 : size=8MiB, type=7\\n{Disk}7 : size=8MiB, type=82\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 64M {Disk} && printf 'label: dos\\n{Disk}1 : size=8MiB, type=7\\n{Disk}2 : size=40MiB, type=5\\n{Disk}5 : size=8MiB, type=83\\n{Disk}6 : size=8MiB, type=7\\n{Disk}7 : size=8MiB, type=82\\n' | sfdisk -q {Disk}");
         var view = SfdiskView();
         Assert.Equal(new[] { 1, 2, 5, 6, 7 }, view.Keys.Order());
         Place(view[6].Start, view[6].Size, "mkntfs -F -Q -L Logical6 {}");
@@ -134,13 +135,13 @@ public sealed class PartitionTableTests : IDisposable
             Assert.Equal(view[int.Parse(v.GetProperty("name").GetString()![1..])], (v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
         Assert.Equal("extended", vols[1].GetProperty("filesystem").GetString());
         Assert.Equal(("ntfs", "Logical6"), Fs(vols[3]));
-        Assert.Equal(0, Shell.MountChain("ls", Disk, "p6:/").ExitCode);
+        Assert.Equal(0, MountChainCli.Run("ls", Disk, "p6:/").ExitCode);
     }
 
     [FileSystemToolsFact("sfdisk")]
     public void Ebr_chain_that_loops_is_refused()
     {
-        Shell.Bash($"truncate -s 64M {Disk} && printf 'label: dos\\n{Disk}1 : size=40MiB, type=5\\n{Disk}5 : size=8MiB\\n{Disk}6 : size=8MiB\\n{Disk}7 : size=8MiB\\n' | sfdisk -q {Disk}");
+        ProcessRunner.Bash($"truncate -s 64M {Disk} && printf 'label: dos\\n{Disk}1 : size=40MiB, type=5\\n{Disk}5 : size=8MiB\\n{Disk}6 : size=8MiB\\n{Disk}7 : size=8MiB\\n' | sfdisk -q {Disk}");
         var mbr = NtfsImagePatcher.ReadAt(Disk, 0, 512);
         long ext = BinaryPrimitives.ReadUInt32LittleEndian(mbr.AsSpan(446 + 8));
         var ebr1 = NtfsImagePatcher.ReadAt(Disk, ext * 512, 512);
@@ -151,17 +152,17 @@ public sealed class PartitionTableTests : IDisposable
         ebr2[446 + 16 + 4] = 0x05;
         BinaryPrimitives.WriteUInt32LittleEndian(ebr2.AsSpan(446 + 16 + 12), 2048);
         NtfsImagePatcher.WriteAt(Disk, (ext + rel2) * 512, ebr2);
-        string before = Shell.Sha256File(Disk);
-        var r = Shell.MountChain("volumes", Disk);
+        string before = Hashing.Sha256File(Disk);
+        var r = MountChainCli.Run("volumes", Disk);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("loops", r.Stderr);
-        Assert.Equal(before, Shell.Sha256File(Disk));
+        Assert.Equal(before, Hashing.Sha256File(Disk));
     }
 
     [Fact]
     public void Volume_paths_parse_and_bad_ones_are_usage_errors()
     {
-        var r = Shell.MountChain("ls", "/etc/hostname", "q1:/x");
+        var r = MountChainCli.Run("ls", "/etc/hostname", "q1:/x");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("pK:/path", r.Stderr);
     }

@@ -78,30 +78,29 @@ public sealed class PopulatedNtfsImage : IDisposable
 
     public PopulatedNtfsImage()
     {
-        Directory = System.IO.Directory.CreateTempSubdirectory("mc-ntfs-").FullName;
+        Directory = _temp.Path;
         if (!Available) { Error = "tools, root or /dev/fuse missing"; return; }
         string mnt = Path.Combine(Directory, "mnt");
         System.IO.Directory.CreateDirectory(mnt);
-        Shell.Bash($"truncate -s 96M {Image} && mkntfs -F -Q -L FixtureVol {Image} >/dev/null");
-        Shell.Bash($"ntfs-3g {Image} {mnt}");
+        ProcessRunner.Bash($"truncate -s 96M {Image} && mkntfs -F -Q -L FixtureVol {Image} >/dev/null");
+        ProcessRunner.Bash($"ntfs-3g {Image} {mnt}");
         try
         {
-            Shell.Bash(Populate, mnt, 600);
-            ExpectedManifest = Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum", mnt);
-            ExpectedStat = Shell.Bash("find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\t%n\\t%i\\n'", mnt);
-            ExpectedLinks = Shell.Bash("find . -type l -printf '%P\\t%l\\n'", mnt);
-            StreamValue = Shell.Bash("getfattr -n user.stream1 --only-values f.txt", mnt);
+            ProcessRunner.Bash(Populate, mnt, 600);
+            ExpectedManifest = ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum", mnt);
+            ExpectedStat = ProcessRunner.Bash("find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\t%n\\t%i\\n'", mnt);
+            ExpectedLinks = ProcessRunner.Bash("find . -type l -printf '%P\\t%l\\n'", mnt);
+            StreamValue = ProcessRunner.Bash("getfattr -n user.stream1 --only-values f.txt", mnt);
         }
         finally
         {
-            Shell.Bash($"umount {mnt}");
+            ProcessRunner.Bash($"umount {mnt}");
         }
     }
 
-    public void Dispose()
-    {
-        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
-    }
+    private readonly TempDirectory _temp = new("mc-ntfs");
+
+    public void Dispose() => _temp.Dispose();
 }
 
 /// <summary>Tests that share the one populated image (it takes ~20 s to build).</summary>

@@ -51,7 +51,8 @@ public sealed class FileTreeDisk : IDisposable
         """;
 
     private readonly Lazy<string> _built;
-    private readonly string _dir = Directory.CreateTempSubdirectory("mc-filetree-").FullName;
+    private readonly TempDirectory _temp = new("mc-filetree");
+    private string _dir => _temp.Path;
     private readonly Dictionary<(int Generation, int Partition), PartitionView> _views = [];
 
     public FileTreeDisk() => _built = new Lazy<string>(Build);
@@ -74,55 +75,55 @@ public sealed class FileTreeDisk : IDisposable
     {
         Directory.CreateDirectory(P("m1"));
         Directory.CreateDirectory(P("m2"));
-        Shell.Bash($"truncate -s {PartitionMiB1}M p1.img && mkntfs -F -Q -L TreeNtfs p1.img >/dev/null 2>&1", _dir);
-        Shell.Bash($"truncate -s {PartitionMiB2}M p2.img && mkfs.xfs -q -f -L treexfs p2.img", _dir);
+        ProcessRunner.Bash($"truncate -s {PartitionMiB1}M p1.img && mkntfs -F -Q -L TreeNtfs p1.img >/dev/null 2>&1", _dir);
+        ProcessRunner.Bash($"truncate -s {PartitionMiB2}M p2.img && mkfs.xfs -q -f -L treexfs p2.img", _dir);
         Populate(0, NtfsGeneration0, XfsGeneration0);
-        Shell.Bash("cp --sparse=always p2.img p2-g0.img", _dir);
+        ProcessRunner.Bash("cp --sparse=always p2.img p2-g0.img", _dir);
         Assemble("g0.raw");
         Populate(1, NtfsGeneration1, XfsGeneration1);
         Assemble("g1.raw");
-        Shell.Bash("rm p1.img p2.img && qemu-img convert -O vmdk g0.raw base.vmdk", _dir);
+        ProcessRunner.Bash("rm p1.img p2.img && qemu-img convert -O vmdk g0.raw base.vmdk", _dir);
         WriteChild(P("g0.raw"), P("g1.raw"));
-        Shell.Bash("rm g0.raw g1.raw", _dir);
+        ProcessRunner.Bash("rm g0.raw g1.raw", _dir);
         return _dir;
     }
 
     /// <summary>Runs the scripts on ntfs-3g / kernel mounts of the partition images and records what those mounts show.</summary>
     private void Populate(int generation, string ntfsScript, string xfsScript)
     {
-        Shell.Bash("ntfs-3g p1.img m1 && mount -o loop p2.img m2", _dir);
+        ProcessRunner.Bash("ntfs-3g p1.img m1 && mount -o loop p2.img m2", _dir);
         try
         {
-            Shell.Bash("set +o pipefail\n" + ntfsScript, P("m1"));
-            Shell.Bash("set +o pipefail\n" + xfsScript, P("m2"));
-            Shell.Bash("sync", _dir);
+            ProcessRunner.Bash("set +o pipefail\n" + ntfsScript, P("m1"));
+            ProcessRunner.Bash("set +o pipefail\n" + xfsScript, P("m2"));
+            ProcessRunner.Bash("sync", _dir);
             for (int k = 1; k <= 2; k++)
                 _views[(generation, k)] = ViewOf(P($"m{k}"));
         }
-        finally { Shell.Bash("umount m1; umount m2", _dir); }
+        finally { ProcessRunner.Bash("umount m1; umount m2", _dir); }
     }
 
     /// <summary>The manifest and stat listing of a mounted tree, exactly as the tests take them on the FUSE mount.</summary>
     public static PartitionView ViewOf(string directory) => new(
-        Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", directory),
-        Shell.Bash("find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\t%m\\t%n\\t%U\\t%G\\t%i\\t%l\\n' | LC_ALL=C sort", directory));
+        ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", directory),
+        ProcessRunner.Bash("find . -mindepth 1 -printf '%P\\t%y\\t%s\\t%T@\\t%m\\t%n\\t%U\\t%G\\t%i\\t%l\\n' | LC_ALL=C sort", directory));
 
     /// <summary>A 400 MiB GPT disk: p1 NTFS, p2 XFS, p3 left unformatted (no file system to show).</summary>
     private void Assemble(string raw)
     {
-        Shell.Bash($"truncate -s 400M {raw} && printf 'label: gpt\\nsize={PartitionMiB1}MiB\\nsize={PartitionMiB2}MiB\\nsize={PartitionMiB3}MiB\\n' | sfdisk -q {raw}", _dir);
-        var partitions = JsonDocument.Parse(Shell.Bash($"sfdisk --json {raw}", _dir)).RootElement.GetProperty("partitiontable").GetProperty("partitions");
+        ProcessRunner.Bash($"truncate -s 400M {raw} && printf 'label: gpt\\nsize={PartitionMiB1}MiB\\nsize={PartitionMiB2}MiB\\nsize={PartitionMiB3}MiB\\n' | sfdisk -q {raw}", _dir);
+        var partitions = JsonDocument.Parse(ProcessRunner.Bash($"sfdisk --json {raw}", _dir)).RootElement.GetProperty("partitiontable").GetProperty("partitions");
         for (int k = 1; k <= 2; k++)
         {
             long offset = partitions[k - 1].GetProperty("start").GetInt64() * 512;
-            Shell.Bash($"dd if=p{k}.img of={raw} bs=1M seek={offset} oflag=seek_bytes conv=sparse,notrunc status=none", _dir);
+            ProcessRunner.Bash($"dd if=p{k}.img of={raw} bs=1M seek={offset} oflag=seek_bytes conv=sparse,notrunc status=none", _dir);
         }
     }
 
     /// <summary>child.vmdk on base.vmdk, holding exactly the grains where generation 1 differs from generation 0 (qemu-io writes).</summary>
     private void WriteChild(string parentRaw, string childRaw)
     {
-        Shell.Bash("qemu-img create -q -f vmdk -b base.vmdk -F vmdk child.vmdk", _dir);
+        ProcessRunner.Bash("qemu-img create -q -f vmdk -b base.vmdk -F vmdk child.vmdk", _dir);
         using var a = File.OpenHandle(parentRaw);
         using var b = File.OpenHandle(childRaw);
         long length = RandomAccess.GetLength(b);
@@ -140,13 +141,13 @@ public sealed class FileTreeDisk : IDisposable
         }
         if (commands.Count == 0) throw new InvalidOperationException("generation 1 changed nothing");
         foreach (var batch in commands.Chunk(200))
-            Shell.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} child.vmdk >/dev/null", _dir);
-        Shell.Bash("rm -f chunk*.bin", _dir);
+            ProcessRunner.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} child.vmdk >/dev/null", _dir);
+        ProcessRunner.Bash("rm -f chunk*.bin", _dir);
     }
 
     public void Dispose()
     {
-        try { Shell.Bash($"umount {P("m1")} 2>/dev/null; umount {P("m2")} 2>/dev/null; true"); } catch (InvalidOperationException) { }
-        try { Directory.Delete(_dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try { ProcessRunner.Bash($"umount {P("m1")} 2>/dev/null; umount {P("m2")} 2>/dev/null; true"); } catch (InvalidOperationException) { }
+        _temp.Dispose();
     }
 }

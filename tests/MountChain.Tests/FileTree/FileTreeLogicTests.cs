@@ -1,6 +1,6 @@
 using MountChain.FileSystems.Common;
-using MountChain.Fuse.FileTree;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.FileTree;
+using MountChain.Mounting.Trees;
 using MountChain.Tests.Fuse;
 
 namespace MountChain.Tests.FileTree;
@@ -80,9 +80,9 @@ public sealed class FileTreeLogicTests
     [Fact]
     public void Files_and_write_together_are_a_usage_error()
     {
-        using var scratch = new Scratch();
-        File.WriteAllBytes(scratch["disk.raw"], new byte[1 << 20]);
-        var r = Tool.Cli("mount", scratch["disk.raw"], scratch.Dir("mnt"), "--files", "--write");
+        using var scratch = new TempDirectory("mc-fuse");
+        File.WriteAllBytes(scratch.File("disk.raw"), new byte[1 << 20]);
+        var r = MountChainCli.Run("mount", scratch.File("disk.raw"), scratch.Dir("mnt"), "--files", "--write");
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--files", r.Stderr);
     }

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using MountChain.Core.Chain;
-using MountChain.Fuse.FileTree;
+using MountChain.Mounting.FileTree;
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.FileSystems;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;
@@ -21,11 +22,11 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     [FileTreeFact]
     public void Each_generation_shows_its_partitions_as_pK_folders_that_hash_and_stat_like_their_kernel_mounts()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         for (int g = 0; g <= 1; g++)
         {
             string mp = scratch.Dir($"g{g}");
-            var mounted = Tool.Cli("mount", disk.Child, "-g", g.ToString(), mp, "--files");
+            var mounted = MountChainCli.Run("mount", disk.Child, "-g", g.ToString(), mp, "--files");
             try
             {
                 Assert.True(mounted.ExitCode == 0, mounted.Stderr);
@@ -38,9 +39,9 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
                     var actual = FileTreeDisk.ViewOf(Path.Combine(mp, $"p{k}"));
                     Assert.Equal(expected.Manifest, actual.Manifest);
                     StatComparison.AssertAgree(expected.Stat, actual.Stat, k, ntfs: k == 1);
-                    var hashed = Shell.MountChain("files-hash", disk.Child, "-g", g.ToString(), "--partition", k.ToString());
+                    var hashed = MountChainCli.Run("files-hash", disk.Child, "-g", g.ToString(), "--partition", k.ToString());
                     Assert.True(hashed.ExitCode == 0, hashed.Stderr);
-                    Assert.Equal(expected.Manifest, hashed.Text);
+                    Assert.Equal(expected.Manifest, hashed.Stdout);
                 }
             }
             finally { Unmount(mp); }
@@ -52,10 +53,10 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     [FileTreeFact]
     public void Writes_fail_with_EROFS_and_the_chain_files_stay_unchanged()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         string before = Sha256(disk.Base) + Sha256(disk.Child);
         string mp = scratch.Dir("mnt");
-        var mounted = Tool.Cli("mount", disk.Child, mp, "--files");
+        var mounted = MountChainCli.Run("mount", disk.Child, mp, "--files");
         try
         {
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
@@ -67,7 +68,7 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
             ];
             foreach (var change in changes)
             {
-                var r = Tool.Run("/bin/bash", "-c", $"cd '{mp}' && {change}");
+                var r = ProcessRunner.Run("/bin/bash", "-c", $"cd '{mp}' && {change}");
                 Assert.True(r.ExitCode != 0, $"'{change}' succeeded on the read-only tree");
                 Assert.True(r.Stderr.Contains(ReadOnlyError), $"'{change}': {r.Stderr}");
             }
@@ -81,9 +82,9 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     [FileTreeFact]
     public void Symlinks_streams_fifos_and_parallel_reads_come_back_as_written()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         string mp = scratch.Dir("mnt");
-        var mounted = Tool.Cli("mount", disk.Child, "-g", "0", mp, "--files");
+        var mounted = MountChainCli.Run("mount", disk.Child, "-g", "0", mp, "--files");
         try
         {
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
@@ -100,7 +101,7 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
             Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(p1, "*", SearchOption.AllDirectories), e => Path.GetFileName(e).Contains(':'));
             Assert.Equal(FileTreeDisk.NtfsStreamValue, File.ReadAllText(Path.Combine(p1, "f.txt:stream1")));
 
-            Assert.Equal("fifo", Tool.Check("stat", "-c", "%F", Path.Combine(p2, "fifo")).Trim());
+            Assert.Equal("fifo", ProcessRunner.Check("stat", "-c", "%F", Path.Combine(p2, "fifo")).Trim());
             Assert.Equal("hello\n", File.ReadAllText(Path.Combine(p2, "hard")));
 
             // Many concurrent positional reads of one open file reassemble it exactly.
@@ -125,9 +126,9 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     [FileTreeFact]
     public void A_disk_without_a_partition_table_is_p0_with_the_on_disk_inode_numbers()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         string mp = scratch.Dir("mnt");
-        var mounted = Tool.Cli("mount", disk.BareXfs, mp, "--files");
+        var mounted = MountChainCli.Run("mount", disk.BareXfs, mp, "--files");
         try
         {
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
@@ -142,9 +143,9 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     [FileTreeFact]
     public void Sigterm_to_a_foreground_files_server_unmounts_and_exits_cleanly()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         string mp = scratch.Dir("mnt");
-        using var server = Process.Start(Tool.CliStartInfo("mount", disk.Child, mp, "--files", "--foreground"))!;
+        using var server = Process.Start(MountChainCli.StartInfo("mount", disk.Child, mp, "--files", "--foreground"))!;
         try
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -157,7 +158,7 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
             // An open file must not keep a SIGTERMed server alive.
             using (var open = File.OpenRead(Path.Combine(mp, "p2", "random.bin")))
                 Assert.Equal(4096, open.Read(new byte[4096]));
-            Tool.Check("kill", "-TERM", server.Id.ToString());
+            ProcessRunner.Check("kill", "-TERM", server.Id.ToString());
             Assert.True(server.WaitForExit(15_000), "the server did not exit after SIGTERM");
             Assert.Equal(0, server.ExitCode);
             Assert.Null(MountTable.Find(mp));
@@ -200,7 +201,7 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
     private static void Unmount(string mp)
     {
         int? pid = ServerRegistry.Lookup(mp);
-        var r = Tool.Cli("unmount", mp);
+        var r = MountChainCli.Run("unmount", mp);
         try
         {
             Assert.True(r.ExitCode == 0, r.Stderr);
@@ -213,5 +214,5 @@ public sealed class FileTreeMountTests(FileTreeDisk disk) : IClassFixture<FileTr
         }
     }
 
-    private static string Sha256(string path) => Shell.Sha256File(path);
+    private static string Sha256(string path) => Hashing.Sha256File(path);
 }

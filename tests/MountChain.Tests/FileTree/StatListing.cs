@@ -1,4 +1,4 @@
-using MountChain.Fuse.FileTree;
+using MountChain.Mounting.FileTree;
 
 namespace MountChain.Tests.FileTree;
 

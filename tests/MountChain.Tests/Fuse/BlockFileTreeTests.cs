@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.BlockFile;
+using MountChain.Mounting.BlockFile;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Native;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Tests.Fuse;
 

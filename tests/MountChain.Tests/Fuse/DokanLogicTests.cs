@@ -2,8 +2,8 @@ using System.Runtime.CompilerServices;
 using MountChain.Core.BlockDevices;
 using MountChain.Dokan.Hosting;
 using MountChain.Dokan.Native;
-using MountChain.Fuse.BlockFile;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.BlockFile;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Tests.Fuse;
 

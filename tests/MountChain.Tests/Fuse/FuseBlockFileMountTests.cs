@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using MountChain.Core.BlockDevices;
-using MountChain.Fuse.BlockFile;
+using MountChain.Mounting.BlockFile;
 using MountChain.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -13,8 +13,8 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     [RequiresFuseFact]
     public void Disk_file_of_a_read_only_mount_has_the_image_bytes_and_refuses_writes()
     {
-        using var scratch = new Scratch();
-        string image = scratch["image.raw"];
+        using var scratch = new TempDirectory("mc-fuse");
+        string image = scratch.File("image.raw");
         var bytes = RandomBytes(24 << 20, 1);
         File.WriteAllBytes(image, bytes);
         string before = Sha256(image);
@@ -38,10 +38,10 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     [RequiresFuseFact("losetup", "sfdisk", "mkfs.ext4", "partx")]
     public void Loop_device_on_disk_raw_mounts_the_ext4_partition_read_only_with_the_right_files()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var files = Ext4DiskImage.WriteSampleFiles(scratch.Dir("content"), 2);
-        string image = scratch["gpt.img"];
-        Ext4DiskImage.Build(image, scratch["content"]);
+        string image = scratch.File("gpt.img");
+        Ext4DiskImage.Build(image, scratch.File("content"));
         string before = Sha256(image);
         {
             using var device = new RawFileBlockDevice(image);
@@ -57,17 +57,17 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     [RequiresFuseFact("losetup", "sfdisk", "mkfs.ext4", "partx")]
     public void Files_written_through_a_writable_mount_land_in_the_backing_image()
     {
-        using var scratch = new Scratch();
-        string image = scratch["disk.img"];
-        Tool.Check("truncate", "-s", (64 << 20).ToString(), image);
-        Tool.Check("sh", "-c", $"printf 'label: gpt\\nstart=2048, size={(62 << 20) / 512}, type=linux\\n' | sfdisk -q '{image}'");
+        using var scratch = new TempDirectory("mc-fuse");
+        string image = scratch.File("disk.img");
+        ProcessRunner.Check("truncate", "-s", (64 << 20).ToString(), image);
+        ProcessRunner.Check("sh", "-c", $"printf 'label: gpt\\nstart=2048, size={(62 << 20) / 512}, type=linux\\n' | sfdisk -q '{image}'");
         var files = Ext4DiskImage.WriteSampleFiles(scratch.Dir("content"), 3);
         {
             using var device = new RawFileBlockDevice(image, writable: true);
             using var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("mnt"));
             using var loop = new LoopDevice(mount.DiskFile, readOnly: false, partitions: true);
             string partition = loop.Partition(1);
-            Tool.Check("mkfs.ext4", "-q", "-F", partition);
+            ProcessRunner.Check("mkfs.ext4", "-q", "-F", partition);
             using (var fs = new KernelMount(partition, scratch.Dir("fs"), readOnly: false))
             {
                 foreach (var (name, content) in files)
@@ -76,7 +76,7 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
                     Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                     File.WriteAllBytes(path, content);
                 }
-                Tool.Check("sync");
+                ProcessRunner.Check("sync");
             }
         }
         // Read the image directly, without FUSE: what the kernel wrote through disk.raw must be there.
@@ -89,22 +89,22 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     [RequiresFuseFact("fallocate")]
     public void Punch_hole_and_zero_range_reach_the_device_and_fsync_flushes_it()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var device = new SparseMemoryDevice(RandomBytes(4 << 20, 4));
         using var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("mnt"));
 
-        Tool.Check("fallocate", "-p", "-o", "65536", "-l", "131072", mount.DiskFile);
-        Tool.Check("fallocate", "-z", "-o", "1048576", "-l", "4096", mount.DiskFile);
+        ProcessRunner.Check("fallocate", "-p", "-o", "65536", "-l", "131072", mount.DiskFile);
+        ProcessRunner.Check("fallocate", "-z", "-o", "1048576", "-l", "4096", mount.DiskFile);
         Assert.False(device.Data.AsSpan(65536, 131072).ContainsAnyExcept((byte)0));
         Assert.False(device.Data.AsSpan(1048576, 4096).ContainsAnyExcept((byte)0));
         Assert.True(device.Data.AsSpan(65536 + 131072, 4096).ContainsAnyExcept((byte)0));
 
         int flushes = device.Flushes;
-        Tool.Check("dd", "if=/dev/zero", $"of={mount.DiskFile}", "bs=4096", "count=1", "seek=10", "conv=notrunc,fsync", "status=none");
+        ProcessRunner.Check("dd", "if=/dev/zero", $"of={mount.DiskFile}", "bs=4096", "count=1", "seek=10", "conv=notrunc,fsync", "status=none");
         Assert.True(device.Flushes > flushes);
 
         // The disk has a fixed size: nothing can be written past its end.
-        var past = Tool.Run("dd", "if=/dev/zero", $"of={mount.DiskFile}", "bs=4096", "count=1", $"seek={(4 << 20) / 4096}", "conv=notrunc", "status=none");
+        var past = ProcessRunner.Run("dd", "if=/dev/zero", $"of={mount.DiskFile}", "bs=4096", "count=1", $"seek={(4 << 20) / 4096}", "conv=notrunc", "status=none");
         Assert.NotEqual(0, past.ExitCode);
         Assert.Contains("No space", past.Stderr);
     }
@@ -112,7 +112,7 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     [RequiresFuseFact]
     public void Seek_data_and_seek_hole_follow_the_device_allocation_and_st_blocks_counts_it()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var data = new byte[8 << 20];
         new Random(5).NextBytes(data.AsSpan(1 << 20, 1 << 20));   // data at [1 MiB, 2 MiB)
         new Random(6).NextBytes(data.AsSpan(5 << 20, 64 << 10));  // and at [5 MiB, 5 MiB + 64 KiB)
@@ -128,15 +128,15 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
         Assert.Equal(-1, Lseek(fd, 6 << 20, SeekData)); // no data after: ENXIO
         Assert.Equal(6, Marshal.GetLastPInvokeError());
 
-        long blocks = long.Parse(Tool.Check("stat", "-c", "%b", mount.DiskFile).Trim());
+        long blocks = long.Parse(ProcessRunner.Check("stat", "-c", "%b", mount.DiskFile).Trim());
         Assert.Equal(((1L << 20) + (64 << 10)) / 512, blocks);
     }
 
     [RequiresFuseFact]
     public void Many_parallel_readers_all_get_the_right_bytes()
     {
-        using var scratch = new Scratch();
-        string image = scratch["image.raw"];
+        using var scratch = new TempDirectory("mc-fuse");
+        string image = scratch.File("image.raw");
         var bytes = RandomBytes(32 << 20, 7);
         File.WriteAllBytes(image, bytes);
         using var device = new RawFileBlockDevice(image);

@@ -1,86 +1,10 @@
-using System.Diagnostics;
 using MountChain.Core.BlockDevices;
 using MountChain.Fuse.Hosting;
 using MountChain.Fuse.Lifecycle;
-using MountChain.Fuse.Trees;
+using MountChain.Mounting.Lifecycle;
+using MountChain.Mounting.Trees;
 
 namespace MountChain.Tests.Fuse;
-
-/// <summary>Runs a tool and captures its output.</summary>
-internal static class Tool
-{
-    public sealed record Result(int ExitCode, string Stdout, string Stderr);
-
-    public static Result Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish");
-        }
-        return new Result(p.ExitCode, stdout.Result, stderr.Result);
-    }
-
-    public static string Check(string file, params string[] args)
-    {
-        var r = Run(file, args);
-        if (r.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr.Trim()}");
-        return r.Stdout;
-    }
-
-    /// <summary>The mountchain CLI built next to the tests, run through the dotnet host.</summary>
-    public static string CliAssembly => Path.Combine(AppContext.BaseDirectory, "mountchain.dll");
-
-    public static Result Cli(params string[] args) => Run(DotnetHost, [CliAssembly, .. args]);
-
-    public static ProcessStartInfo CliStartInfo(params string[] args)
-    {
-        var psi = new ProcessStartInfo(DotnetHost)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        psi.ArgumentList.Add(CliAssembly);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return psi;
-    }
-
-    private static string DotnetHost =>
-        Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
-}
-
-/// <summary>A temporary directory; removed on dispose (after every mount in it is gone).</summary>
-internal sealed class Scratch : IDisposable
-{
-    public Scratch() => System.IO.Directory.CreateDirectory(Path);
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mc-fuse-" + Guid.NewGuid().ToString("N")[..12]);
-    public string this[string name] => System.IO.Path.Combine(Path, name);
-
-    public string Dir(string name) => System.IO.Directory.CreateDirectory(this[name]).FullName;
-
-    public void Dispose()
-    {
-        // Anything still mounted below us is detached first, so deleting never walks into a mount.
-        foreach (var m in MountTable.Read().Where(m => m.MountPoint.StartsWith(Path + "/", StringComparison.Ordinal)).Reverse())
-            Unmounter.Unmount(m.MountPoint, lazy: true);
-        try { System.IO.Directory.Delete(Path, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}
 
 /// <summary>A tree mounted in this process and served on a background thread.</summary>
 internal sealed class InProcessMount : IDisposable
@@ -120,7 +44,7 @@ internal sealed class LoopDevice : IDisposable
         if (readOnly) args.Add("-r");
         if (partitions) args.Add("-P");
         args.Add(file);
-        Device = Tool.Check("losetup", [.. args]).Trim();
+        Device = ProcessRunner.Check("losetup", [.. args]).Trim();
     }
 
     /// <summary>losetup with an offset: one partition of an image, without going through a partition table.</summary>
@@ -129,7 +53,7 @@ internal sealed class LoopDevice : IDisposable
         var args = new List<string> { "-f", "--show", "-o", offset.ToString(), "--sizelimit", size.ToString() };
         if (readOnly) args.Add("-r");
         args.Add(file);
-        Device = Tool.Check("losetup", [.. args]).Trim();
+        Device = ProcessRunner.Check("losetup", [.. args]).Trim();
     }
 
     public string Device { get; }
@@ -140,7 +64,7 @@ internal sealed class LoopDevice : IDisposable
         string node = $"{Device}p{number}";
         for (int i = 0; i < 50 && !File.Exists(node); i++)
         {
-            if (i == 10) Tool.Run("partx", "-a", Device);
+            if (i == 10) ProcessRunner.Run("partx", "-a", Device);
             Thread.Sleep(20);
         }
         if (!File.Exists(node)) throw new InvalidOperationException($"{node} did not appear");
@@ -149,10 +73,10 @@ internal sealed class LoopDevice : IDisposable
 
     public void Dispose()
     {
-        Tool.Run("partx", "-d", Device);
+        ProcessRunner.Run("partx", "-d", Device);
         for (int i = 0; i < 50; i++)
         {
-            if (Tool.Run("losetup", "-d", Device).ExitCode == 0) return;
+            if (ProcessRunner.Run("losetup", "-d", Device).ExitCode == 0) return;
             Thread.Sleep(100);
         }
     }
@@ -164,14 +88,14 @@ internal sealed class KernelMount : IDisposable
     public KernelMount(string device, string directory, bool readOnly)
     {
         Directory = directory;
-        Tool.Check("mount", readOnly ? ["-o", "ro", device, directory] : [device, directory]);
+        ProcessRunner.Check("mount", readOnly ? ["-o", "ro", device, directory] : [device, directory]);
     }
 
     public string Directory { get; }
 
     public void Dispose()
     {
-        if (Tool.Run("umount", Directory).ExitCode != 0) Tool.Run("umount", "-l", Directory);
+        if (ProcessRunner.Run("umount", Directory).ExitCode != 0) ProcessRunner.Run("umount", "-l", Directory);
     }
 }
 
@@ -225,11 +149,11 @@ internal static class Ext4DiskImage
     {
         long partitionSize = diskSize - PartitionOffset - (1 << 20); // leave room for the backup GPT
         string fsImage = imagePath + ".fs";
-        Tool.Check("truncate", "-s", diskSize.ToString(), imagePath);
-        Tool.Check("sh", "-c", $"printf 'label: gpt\\nstart={PartitionOffset / 512}, size={partitionSize / 512}, type=linux\\n' | sfdisk -q '{imagePath}'");
-        Tool.Check("truncate", "-s", partitionSize.ToString(), fsImage);
-        Tool.Check("mkfs.ext4", "-q", "-F", "-d", contentDirectory, fsImage);
-        Tool.Check("dd", $"if={fsImage}", $"of={imagePath}", "bs=1M", $"seek={PartitionOffset >> 20}", "conv=notrunc,fsync", "status=none");
+        ProcessRunner.Check("truncate", "-s", diskSize.ToString(), imagePath);
+        ProcessRunner.Check("sh", "-c", $"printf 'label: gpt\\nstart={PartitionOffset / 512}, size={partitionSize / 512}, type=linux\\n' | sfdisk -q '{imagePath}'");
+        ProcessRunner.Check("truncate", "-s", partitionSize.ToString(), fsImage);
+        ProcessRunner.Check("mkfs.ext4", "-q", "-F", "-d", contentDirectory, fsImage);
+        ProcessRunner.Check("dd", $"if={fsImage}", $"of={imagePath}", "bs=1M", $"seek={PartitionOffset >> 20}", "conv=notrunc,fsync", "status=none");
         File.Delete(fsImage);
         return partitionSize;
     }

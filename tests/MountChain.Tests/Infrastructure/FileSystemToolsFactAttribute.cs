@@ -24,13 +24,6 @@ public sealed class FileSystemToolsFactAttribute : FactAttribute
     }
 }
 
-public static class ToolLocator
-{
-    public static bool Exists(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Concat(["/sbin", "/usr/sbin"])
-            .Any(dir => File.Exists(Path.Combine(dir, tool)));
-}
-
 /// <summary>The <see cref="FileSystemToolsFactAttribute"/> rules for a theory.</summary>
 public sealed class FileSystemToolsTheoryAttribute : TheoryAttribute
 {

@@ -14,7 +14,7 @@ public sealed class RequiresFuseFactAttribute : FactAttribute
         if (Environment.UserName != "root" && !IsRoot()) { Skip = "needs root (mount, losetup)"; return; }
         if (!FuseMount.IsSupported) { Skip = "needs /dev/fuse and libfuse3.so.3 (apt-get install fuse3)"; return; }
         foreach (var tool in tools.Append("fusermount3"))
-            if (!OnPath(tool)) { Skip = $"needs {tool}"; return; }
+            if (!ToolLocator.Exists(tool)) { Skip = $"needs {tool}"; return; }
     }
 
     private static bool IsRoot()
@@ -22,8 +22,4 @@ public sealed class RequiresFuseFactAttribute : FactAttribute
         try { return File.ReadLines("/proc/self/status").Any(l => l.StartsWith("Uid:") && l.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1] == "0"); }
         catch (IOException) { return false; }
     }
-
-    private static bool OnPath(string tool) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':')
-            .Any(dir => dir.Length > 0 && File.Exists(Path.Combine(dir, tool)));
 }

@@ -1,6 +1,6 @@
 using MountChain.Core.Chain;
 using MountChain.Nbd.Server;
-using static MountChain.Tests.Nbd.ExternalTool;
+using static MountChain.Tests.Infrastructure.ProcessRunner;
 
 namespace MountChain.Tests.Nbd;
 
@@ -36,7 +36,7 @@ public sealed class NbdChainTests
             await using var server = new NbdTestServer(device, new NbdServerOptions { TopGeneration = g });
             string served = dir.File($"nbd-g{g}.raw");
             Check("nbdcopy", server.Uri, served);
-            Assert.Equal(Sha256(expected), Sha256(served));
+            Assert.Equal(Hashing.Sha256File(expected), Hashing.Sha256File(served));
             var compare = Run("qemu-img", ["compare", "-f", "vmdk", "-F", "raw", links[g], server.Uri]);
             Assert.True(compare.ExitCode == 0, compare.All);
         }
@@ -51,7 +51,7 @@ public sealed class NbdChainTests
         using var device = chain.OpenGeneration(2);
         await using var server = new NbdTestServer(device, new NbdServerOptions { TopGeneration = 2 });
 
-        var generation = Check("nbdinfo", "--map=mountchain:generation", server.Uri).StdOut;
+        var generation = CheckResult("nbdinfo", "--map=mountchain:generation", server.Uri).Stdout;
         uint At(long offset) => StatusAt(generation, offset);
         Assert.Equal(1u, At(0));            // base
         Assert.Equal(2u, At(1 * MiB));      // s1
@@ -62,7 +62,7 @@ public sealed class NbdChainTests
         Assert.Equal(3u, At(20 * MiB));
         Assert.Equal(0u, At(30 * MiB));
 
-        var allocation = Check("nbdinfo", "--map", server.Uri).StdOut;
+        var allocation = CheckResult("nbdinfo", "--map", server.Uri).Stdout;
         Assert.Equal(0u, StatusAt(allocation, 0));
         Assert.Equal(3u, StatusAt(allocation, 5 * MiB)); // hole, zero
     }

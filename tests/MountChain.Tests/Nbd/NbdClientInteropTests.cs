@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using MountChain.Core.BlockDevices;
 using MountChain.Nbd.Server;
-using static MountChain.Tests.Nbd.ExternalTool;
+using static MountChain.Tests.Infrastructure.ProcessRunner;
 
 namespace MountChain.Tests.Nbd;
 
@@ -22,10 +22,10 @@ public sealed class NbdClientInteropTests
 
         string copy = dir.File("copy.raw");
         Check("qemu-img", "convert", "-f", "raw", "-O", "raw", server.Uri, copy);
-        Assert.Equal(Sha256(source), Sha256(copy));
+        Assert.Equal(Hashing.Sha256File(source), Hashing.Sha256File(copy));
         var compare = Run("qemu-img", ["compare", "-f", "raw", "-F", "raw", source, server.Uri]);
         Assert.True(compare.ExitCode == 0, compare.All);
-        Assert.Contains("Images are identical", compare.StdOut);
+        Assert.Contains("Images are identical", compare.Stdout);
     }
 
     [NbdToolsFact]
@@ -43,7 +43,7 @@ public sealed class NbdClientInteropTests
         var compare = Run("qemu-img", ["compare", "-f", "raw", "-F", "raw", other, server.Uri]);
         Assert.Equal(1, compare.ExitCode);
         // qemu-img reports the 512-byte sector holding the difference.
-        Assert.Contains($"Content mismatch at offset {12345678 / 512 * 512}", compare.StdOut);
+        Assert.Contains($"Content mismatch at offset {12345678 / 512 * 512}", compare.Stdout);
     }
 
     [NbdToolsFact]
@@ -56,10 +56,10 @@ public sealed class NbdClientInteropTests
         using var device = new RawFileBlockDevice(image);
         await using var server = new NbdTestServer(device);
 
-        var read = Check("qemu-io", "-r", "-f", "raw", server.Uri,
+        var read = CheckResult("qemu-io", "-r", "-f", "raw", server.Uri,
             "-c", "read -P 0xab 0 1M", "-c", "read -P 0x5c 3M 512k", "-c", "read -P 0 1M 2M", "-c", "read -P 0x11 15M 1M");
         Assert.DoesNotContain("verification failed", read.All);
-        Assert.Equal(4, CountOf(read.StdOut, "read "));
+        Assert.Equal(4, CountOf(read.Stdout, "read "));
 
         // The check can fail: a wrong pattern is reported.
         var wrong = Run("qemu-io", ["-r", "-f", "raw", server.Uri, "-c", "read -P 0xac 0 4k"]);
@@ -81,7 +81,7 @@ public sealed class NbdClientInteropTests
                 "-c", "write -z 2M 128k",
                 "-c", "discard 4M 64k",
                 "-c", "flush");
-            var verify = Check("qemu-io", "-r", "-f", "raw", server.Uri, "-c", "read -P 0x77 1M 64k", "-c", "read -P 0 2M 128k");
+            var verify = CheckResult("qemu-io", "-r", "-f", "raw", server.Uri, "-c", "read -P 0x77 1M 64k", "-c", "read -P 0 2M 128k");
             Assert.DoesNotContain("verification failed", verify.All);
         }
 
@@ -100,19 +100,19 @@ public sealed class NbdClientInteropTests
     {
         using var dir = new TempDirectory();
         string image = dir.RandomImage("ro.raw", 4 * MiB);
-        string hash = Sha256(image);
+        string hash = Hashing.Sha256File(image);
         using (var device = new RawFileBlockDevice(image, writable: true))
         {
             await using var server = new NbdTestServer(device, new NbdServerOptions { ReadOnly = true });
-            var info = Check("nbdinfo", server.Uri);
-            Assert.Contains("is_read_only: true", info.StdOut);
+            var info = CheckResult("nbdinfo", server.Uri);
+            Assert.Contains("is_read_only: true", info.Stdout);
             // qemu sees NBD_FLAG_READ_ONLY and refuses to open for writing (the server's EPERM for a
             // write sent anyway is checked by NbdProtocolTests).
             var qemuWrite = Run("qemu-io", ["-f", "raw", server.Uri, "-c", "write -P 0x55 0 4k"]);
             Assert.NotEqual(0, qemuWrite.ExitCode);
             Assert.Contains("Permission denied", qemuWrite.All);
         }
-        Assert.Equal(hash, Sha256(image));
+        Assert.Equal(hash, Hashing.Sha256File(image));
     }
 
     /// <summary>Chain-shaped test device: top generation 2 over 1 over 0, with holes and zeros.</summary>
@@ -133,7 +133,7 @@ public sealed class NbdClientInteropTests
         var device = LayeredDevice();
         await using var server = new NbdTestServer(device, new NbdServerOptions { TopGeneration = 2 });
 
-        var map = ParseMap(Check("nbdinfo", "--map", server.Uri).StdOut);
+        var map = ParseMap(CheckResult("nbdinfo", "--map", server.Uri).Stdout);
         // base:allocation: data = 0, zeros of the top = 2 (zero), zeros below the top and holes = 3 (hole,zero).
         (long, long, uint)[] expected =
         [
@@ -154,7 +154,7 @@ public sealed class NbdClientInteropTests
         var device = LayeredDevice();
         await using var server = new NbdTestServer(device, new NbdServerOptions { TopGeneration = 2 });
 
-        var map = ParseMap(Check("nbdinfo", "--map=mountchain:generation", server.Uri).StdOut);
+        var map = ParseMap(CheckResult("nbdinfo", "--map=mountchain:generation", server.Uri).Stdout);
         // status = generation + 1; 0 where no link holds the range.
         (long, long, uint)[] expected =
         [
@@ -184,7 +184,7 @@ public sealed class NbdClientInteropTests
         await using var rawServer = new NbdTestServer(raw);
         string copy2 = dir.File("copy2.raw");
         Check("nbdcopy", "--connections=4", "--requests=64", rawServer.Uri, copy2);
-        Assert.Equal(Sha256(random), Sha256(copy2));
+        Assert.Equal(Hashing.Sha256File(random), Hashing.Sha256File(copy2));
     }
 
     [NbdToolsFact]
@@ -193,10 +193,10 @@ public sealed class NbdClientInteropTests
         using var device = new MemoryBlockDevice(new byte[MiB], writable: false);
         await using var server = new NbdTestServer(device, new NbdServerOptions { ExportName = "disk0", Description = "test disk generation 3" });
 
-        var list = Check("nbdinfo", "--list", $"nbd://127.0.0.1:{server.Port}");
-        Assert.Contains("export=\"disk0\"", list.StdOut);
-        Assert.Contains("description: test disk generation 3", list.StdOut);
-        Assert.Contains("export-size: 1048576", list.StdOut);
+        var list = CheckResult("nbdinfo", "--list", $"nbd://127.0.0.1:{server.Port}");
+        Assert.Contains("export=\"disk0\"", list.Stdout);
+        Assert.Contains("description: test disk generation 3", list.Stdout);
+        Assert.Contains("export-size: 1048576", list.Stdout);
 
         var unknown = Run("nbdinfo", [$"nbd://127.0.0.1:{server.Port}/nosuch"]);
         Assert.NotEqual(0, unknown.ExitCode);
@@ -231,7 +231,7 @@ public sealed class NbdClientInteropTests
 
         var result = await convert;
         Assert.True(result.ExitCode == 0, result.All);
-        Assert.Equal(Sha256(source), Sha256(copy));
+        Assert.Equal(Hashing.Sha256File(source), Hashing.Sha256File(copy));
 
         var log = server.Log.ToArray();
         Assert.Contains(log, l => l.Contains("unknown client flags") && l.Contains("closing"));
@@ -252,8 +252,8 @@ public sealed class NbdClientInteropTests
             Assert.Equal($"nbd+unix://?socket={socketPath}", server.Uri);
             string copy = dir.File("copy.raw");
             Check("qemu-img", "convert", "-f", "raw", "-O", "raw", $"nbd+unix:///?socket={socketPath}", copy);
-            Assert.Equal(Sha256(source), Sha256(copy));
-            Assert.Contains("export-size: 8388608", Check("nbdinfo", $"nbd+unix:///?socket={socketPath}").StdOut);
+            Assert.Equal(Hashing.Sha256File(source), Hashing.Sha256File(copy));
+            Assert.Contains("export-size: 8388608", CheckResult("nbdinfo", $"nbd+unix:///?socket={socketPath}").Stdout);
         }
         Assert.False(File.Exists(socketPath)); // removed on shutdown
     }

@@ -7,7 +7,7 @@ public sealed class NbdToolsFactAttribute : FactAttribute
 
     public NbdToolsFactAttribute()
     {
-        var missing = Tools.Where(t => ExternalTool.Find(t) == null).ToList();
+        var missing = Tools.Where(t => ToolLocator.Find(t) == null).ToList();
         if (missing.Count > 0) Skip = $"needs {string.Join(", ", missing)} (apt: qemu-utils, libnbd-bin)";
     }
 }

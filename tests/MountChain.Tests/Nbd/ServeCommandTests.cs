@@ -1,21 +1,12 @@
 using System.Diagnostics;
-using static MountChain.Tests.Nbd.ExternalTool;
+using static MountChain.Tests.Infrastructure.ProcessRunner;
 
 namespace MountChain.Tests.Nbd;
 
 /// <summary><c>mountchain serve</c> as a user runs it: a separate process, stopped by a signal.</summary>
 public sealed class ServeCommandTests
 {
-    private static readonly string Cli = Path.Combine(AppContext.BaseDirectory, "mountchain.dll");
-
-    private static Process StartServe(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Cli);
-        psi.ArgumentList.Add("serve");
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        return Process.Start(psi)!;
-    }
+    private static Process StartServe(params string[] args) => Process.Start(MountChainCli.StartInfo(["serve", .. args]))!;
 
     [NbdToolsFact]
     public async Task Serve_prints_the_uri_serves_the_image_and_stops_cleanly_on_SIGTERM()
@@ -31,8 +22,8 @@ public sealed class ServeCommandTests
 
             string copy = dir.File("copy.raw");
             Check("qemu-img", "convert", "-f", "raw", "-O", "raw", uri, copy);
-            Assert.Equal(Sha256(image), Sha256(copy));
-            Assert.Contains("is_read_only: true", Check("nbdinfo", uri).StdOut);
+            Assert.Equal(Hashing.Sha256File(image), Hashing.Sha256File(copy));
+            Assert.Contains("is_read_only: true", CheckResult("nbdinfo", uri).Stdout);
 
             Check("kill", "-TERM", process.Id.ToString());
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -59,7 +50,7 @@ public sealed class ServeCommandTests
             var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Contains($"serving {s1} generation 0 on nbd://", line);
             string uri = line!.Split(' ')[^1];
-            var read = Check("qemu-io", "-r", "-f", "raw", uri, "-c", "read -P 0x41 0 1M");
+            var read = CheckResult("qemu-io", "-r", "-f", "raw", uri, "-c", "read -P 0x41 0 1M");
             Assert.DoesNotContain("verification failed", read.All);
             Check("kill", "-TERM", process.Id.ToString());
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
@@ -82,7 +73,7 @@ public sealed class ServeCommandTests
         {
             var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.EndsWith($"on nbd+unix:///?socket={socket}", line);
-            Assert.Contains("export-size: 1048576", Check("nbdinfo", $"nbd+unix:///?socket={socket}").StdOut);
+            Assert.Contains("export-size: 1048576", CheckResult("nbdinfo", $"nbd+unix:///?socket={socket}").Stdout);
             Check("kill", "-INT", process.Id.ToString());
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
             Assert.Equal(0, process.ExitCode);

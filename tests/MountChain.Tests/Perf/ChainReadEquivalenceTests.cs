@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MountChain.Core.Chain;
 
 namespace MountChain.Tests.Perf;
@@ -12,21 +11,15 @@ namespace MountChain.Tests.Perf;
 public sealed class ChainReadEquivalenceTests : IDisposable
 {
     private const long Size = 96L << 20; // three grain tables of 32 MiB
-    private readonly string _dir = Directory.CreateTempSubdirectory("mountchain-perf-").FullName;
+    private readonly TempDirectory _temp = new("mountchain-perf");
+    private string _dir => _temp.Path;
 
-    public void Dispose()
-    {
-        try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-    }
+    public void Dispose() => _temp.Dispose();
 
     private static void Run(string tool, string arguments, string? stdin = null)
     {
-        var start = new ProcessStartInfo(tool, arguments) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = stdin is not null };
-        using var process = Process.Start(start)!;
-        if (stdin is not null) { process.StandardInput.Write(stdin); process.StandardInput.Close(); }
-        string output = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0 && !output.Contains("error", StringComparison.OrdinalIgnoreCase), $"{tool} {arguments}: {output}");
+        var r = ProcessRunner.RunCommandLine(tool, arguments, stdin: stdin);
+        Assert.True(r.ExitCode == 0 && !r.All.Contains("error", StringComparison.OrdinalIgnoreCase), $"{tool} {arguments}: {r.All}");
     }
 
     private string BuildChain()

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Microsoft.Win32.SafeHandles;
-using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;
 using MountChain.Tests.Nbd;
@@ -44,14 +44,14 @@ public sealed class WritableConcurrencyTests(ITestOutputHelper output)
             string mp = scratch.Dir("mnt");
             try
             {
-                var mounted = Tool.Cli("mount", child, mp, "--write", "--redo", edit);
+                var mounted = MountChainCli.Run("mount", child, mp, "--write", "--redo", edit);
                 Assert.True(mounted.ExitCode == 0, mounted.Stderr);
                 load(() => new FilePort(Path.Combine(mp, "disk.raw")));
-                var unmounted = Tool.Cli("unmount", mp);
+                var unmounted = MountChainCli.Run("unmount", mp);
                 Assert.True(unmounted.ExitCode == 0, unmounted.Stderr);
                 Assert.Null(MountTable.Find(mp));
             }
-            finally { Tool.Cli("unmount", "--lazy", mp); }
+            finally { MountChainCli.Run("unmount", "--lazy", mp); }
         });
     }
 
@@ -59,15 +59,15 @@ public sealed class WritableConcurrencyTests(ITestOutputHelper output)
     /// Builds the chain, lets <paramref name="serve"/> start a writable front-end and run the load
     /// through ports it opens, then checks the closed log against the model.
     /// </summary>
-    private void Run(Action<string, string, Scratch, Action<Func<IDiskPort>>> serve)
+    private void Run(Action<string, string, TempDirectory, Action<Func<IDiskPort>>> serve)
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, DiskSize, seed: 71);
         var parents = Hashes(baseVmdk, child);
-        string generation1 = scratch["generation1.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", child, generation1);
+        string generation1 = scratch.File("generation1.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", child, generation1);
         var model = new BlockVersions(File.ReadAllBytes(generation1));
-        string edit = scratch["edit.vmdk"];
+        string edit = scratch.File("edit.vmdk");
 
         serve(child, edit, scratch, open =>
         {
@@ -83,8 +83,8 @@ public sealed class WritableConcurrencyTests(ITestOutputHelper output)
 
         Assert.False(UncleanShutdown(edit), "the log was left marked uncleanShutdown");
         AssertQemuCheckClean(edit);
-        string fromLog = scratch["from-log.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
+        string fromLog = scratch.File("from-log.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
         byte[] final = File.ReadAllBytes(fromLog);
         for (int b = 0; b < Blocks; b++)
             Assert.True(final.AsSpan(b * BlockSize, BlockSize).SequenceEqual(model.Content(b, model.Committed(b))), $"block {b} of the closed log is not its last write");

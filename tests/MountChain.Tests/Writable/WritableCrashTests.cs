@@ -1,4 +1,4 @@
-using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -20,21 +20,21 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
     [RequiresFuseFact("qemu-img", "qemu-io", "dd", "sh")]
     public void Sigkill_mid_write_leaves_a_log_that_opens_checks_clean_and_holds_every_fsynced_chunk()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, 32 * MiB, seed: 51);
         var parents = Hashes(baseVmdk, child);
-        string generation1 = scratch["generation1.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", child, generation1);
-        string source = scratch["source.bin"];
+        string generation1 = scratch.File("generation1.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", child, generation1);
+        string source = scratch.File("source.bin");
         File.WriteAllBytes(source, FuseBlockFileMountTests.RandomBytes(Chunks * ChunkSize, 52));
-        string edit = scratch["edit.vmdk"], done = scratch["done.txt"];
+        string edit = scratch.File("edit.vmdk"), done = scratch.File("done.txt");
         string mp = scratch.Dir("mnt");
         string disk = Path.Combine(mp, "disk.raw");
 
         System.Diagnostics.Process? writer = null;
         try
         {
-            var mounted = Tool.Cli("mount", child, mp, "--write", "--redo", edit);
+            var mounted = MountChainCli.Run("mount", child, mp, "--write", "--redo", edit);
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
             int server = ServerRegistry.Lookup(mp) ?? throw new InvalidOperationException($"no pid file {ServerRegistry.PidFile(mp)}");
 
@@ -43,7 +43,10 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
                 $"i=0; while [ $i -lt {Chunks} ]; do " +
                 $"dd if='{source}' of='{disk}' bs={ChunkSize} count=1 skip=$i seek=$((i*{ChunkSize}+{Skew})) oflag=seek_bytes conv=notrunc,fsync status=none || exit 3; " +
                 $"echo $i >> '{done}'; i=$((i+1)); done";
-            writer = System.Diagnostics.Process.Start("sh", ["-c", script]);
+            // Output is not captured: dd is silent (status=none) and the test watches the done file.
+            var start = ProcessRunner.StartInfo("sh", ["-c", script]);
+            start.RedirectStandardOutput = start.RedirectStandardError = false;
+            writer = System.Diagnostics.Process.Start(start);
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (CountLines(done) < KillAfter)
             {
@@ -51,12 +54,12 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
                 Assert.True(DateTime.UtcNow < deadline, "the writer made no progress");
                 Thread.Sleep(5);
             }
-            Tool.Check("kill", "-KILL", server.ToString());
+            ProcessRunner.Check("kill", "-KILL", server.ToString());
             Assert.True(ServerRegistry.WaitForExit(server, TimeSpan.FromSeconds(10)), "the server survived SIGKILL");
             Assert.True(writer.WaitForExit(30_000), "the writer hung on the dead mount");
             Assert.True(writer.ExitCode == 3, $"the writer finished all {Chunks} chunks before the kill (exit {writer.ExitCode}); nothing was interrupted");
 
-            var cleared = Tool.Cli("unmount", mp);
+            var cleared = MountChainCli.Run("unmount", mp);
             Assert.True(cleared.ExitCode == 0, cleared.Stderr);
             Assert.Null(MountTable.Find(mp));
             Assert.Null(ServerRegistry.Lookup(mp));
@@ -64,7 +67,7 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
         finally
         {
             if (writer is { HasExited: false }) writer.Kill();
-            Tool.Cli("unmount", "--lazy", mp);
+            MountChainCli.Run("unmount", "--lazy", mp);
         }
 
         var fsynced = File.ReadAllLines(done).Select(int.Parse).ToHashSet();
@@ -76,23 +79,23 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
         // uncleanShutdown), and our reader opens it read-only and agrees with qemu byte for byte.
         Assert.True(UncleanShutdown(edit), "a log killed mid-session should still be marked uncleanShutdown");
         AssertQemuCheckClean(edit);
-        string crashed = scratch["crashed.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, crashed);
+        string crashed = scratch.File("crashed.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, crashed);
         Assert.Equal(FuseBlockFileMountTests.Sha256(crashed), MountchainHash(edit));
         AssertChunks(File.ReadAllBytes(crashed), fsynced, written, expectedGeneration1);
 
         // Our repair clears the flag and reports what it reconciled; the data stays.
-        var repair = Tool.Cli("repair-log", edit);
+        var repair = MountChainCli.Run("repair-log", edit);
         Assert.True(repair.ExitCode == 0, repair.Stderr);
         Assert.Contains("uncleanShutdown", repair.Stdout);
         output.WriteLine("repair-log: " + repair.Stdout.Trim());
         Assert.False(UncleanShutdown(edit));
         AssertQemuCheckClean(edit);
-        string repaired = scratch["repaired.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, repaired);
+        string repaired = scratch.File("repaired.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, repaired);
         Assert.Equal(FuseBlockFileMountTests.Sha256(repaired), MountchainHash(edit));
         AssertChunks(File.ReadAllBytes(repaired), fsynced, written, expectedGeneration1);
-        var again = Tool.Cli("repair-log", edit);
+        var again = MountChainCli.Run("repair-log", edit);
         Assert.True(again.ExitCode == 0 && again.Stdout.Contains("clean, nothing to repair"), again.Stdout + again.Stderr);
         AssertUnchanged(parents);
     }

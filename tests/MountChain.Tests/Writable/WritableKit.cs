@@ -27,17 +27,17 @@ internal static class WritableKit
     /// base.vmdk (monolithicSparse of random bytes) ← child.vmdk
     /// (qemu-io patterns), <paramref name="size"/> bytes. Returns the paths.
     /// </summary>
-    public static (string Base, string Child) RandomChain(Scratch scratch, int size, int seed)
+    public static (string Base, string Child) RandomChain(TempDirectory scratch, int size, int seed)
     {
         if (size < 8 << 20) throw new ArgumentOutOfRangeException(nameof(size), "generation 1's patterns reach 4.125 MiB; use at least 8 MiB");
-        string raw = scratch["base-src.raw"];
+        string raw = scratch.File("base-src.raw");
         File.WriteAllBytes(raw, FuseBlockFileMountTests.RandomBytes(size, seed));
-        string b = scratch["base.vmdk"], child = scratch["child.vmdk"];
-        Tool.Check("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, b);
+        string b = scratch.File("base.vmdk"), child = scratch.File("child.vmdk");
+        ProcessRunner.Check("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, b);
         File.Delete(raw);
-        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", b, "-F", "vmdk", child);
+        ProcessRunner.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", b, "-F", "vmdk", child);
         // Generation 1 differs from 0: a grain-aligned run, an unaligned one, and zeros over base data.
-        Tool.Check("qemu-io", "-f", "vmdk", "-c", "write -P 0x5a 1M 256k", "-c", "write -P 0xa5 3000 5000", "-c", "write -z 4M 128k", child);
+        ProcessRunner.Check("qemu-io", "-f", "vmdk", "-c", "write -P 0x5a 1M 256k", "-c", "write -P 0xa5 3000 5000", "-c", "write -z 4M 128k", child);
         return (b, child);
     }
 
@@ -45,14 +45,14 @@ internal static class WritableKit
     /// A GPT disk whose one partition holds ext4 made from <paramref name="content"/> (mkfs.ext4 -d),
     /// converted to base.vmdk, with an empty qemu child.vmdk on top.
     /// </summary>
-    public static (string Base, string Child, long PartitionSize) Ext4Chain(Scratch scratch, string content)
+    public static (string Base, string Child, long PartitionSize) Ext4Chain(TempDirectory scratch, string content)
     {
-        string raw = scratch["disk-src.raw"];
+        string raw = scratch.File("disk-src.raw");
         long partitionSize = Ext4DiskImage.Build(raw, content);
-        string b = scratch["base.vmdk"], child = scratch["child.vmdk"];
-        Tool.Check("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, b);
+        string b = scratch.File("base.vmdk"), child = scratch.File("child.vmdk");
+        ProcessRunner.Check("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, b);
         File.Delete(raw);
-        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", b, "-F", "vmdk", child);
+        ProcessRunner.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", b, "-F", "vmdk", child);
         return (b, child, partitionSize);
     }
 
@@ -69,7 +69,7 @@ internal static class WritableKit
     /// <summary>`qemu-img check` exits 0 and finds no errors.</summary>
     public static void AssertQemuCheckClean(string vmdk)
     {
-        var r = Tool.Run("qemu-img", "check", vmdk);
+        var r = ProcessRunner.Run("qemu-img", "check", vmdk);
         Assert.True(r.ExitCode == 0, $"qemu-img check {vmdk} exited {r.ExitCode}: {r.Stdout}{r.Stderr}");
         Assert.Contains("No errors were found", r.Stdout);
     }
@@ -77,7 +77,7 @@ internal static class WritableKit
     /// <summary>The backing file qemu sees for <paramref name="vmdk"/>.</summary>
     public static string? BackingFile(string vmdk)
     {
-        string json = Tool.Check("qemu-img", "info", "--output=json", vmdk);
+        string json = ProcessRunner.Check("qemu-img", "info", "--output=json", vmdk);
         using var doc = System.Text.Json.JsonDocument.Parse(json);
         return doc.RootElement.TryGetProperty("backing-filename", out var b) ? b.GetString() : null;
     }
@@ -85,13 +85,13 @@ internal static class WritableKit
     /// <summary>The first token `mountchain hash` prints (hex sha256 of the generation), after asserting exit 0.</summary>
     public static string MountchainHash(params string[] args)
     {
-        var r = Tool.Cli(["hash", .. args]);
+        var r = MountChainCli.Run(["hash", .. args]);
         Assert.True(r.ExitCode == 0, $"mountchain hash {string.Join(' ', args)}: {r.Stderr}");
         return r.Stdout.Split(' ', 2)[0].Trim().ToUpperInvariant();
     }
 
     /// <summary>Asserts a one-line `mountchain: ...` error containing each of <paramref name="parts"/>.</summary>
-    public static void AssertOneLineError(Tool.Result r, int exitCode, params string[] parts)
+    public static void AssertOneLineError(ProcessResult r, int exitCode, params string[] parts)
     {
         Assert.True(r.ExitCode == exitCode, $"exit {r.ExitCode}, expected {exitCode}: {r.Stderr}");
         var lines = r.Stderr.Trim().Split('\n');
@@ -126,7 +126,7 @@ internal sealed class ServeProcess : IDisposable
     /// <summary>Starts `mountchain serve args` and waits for its "serving ... on URI" line.</summary>
     public static ServeProcess Start(params string[] args)
     {
-        var process = Process.Start(Tool.CliStartInfo(["serve", .. args]))!;
+        var process = Process.Start(MountChainCli.StartInfo(["serve", .. args]))!;
         process.StandardInput.Close();
         var errors = new StringBuilder();
         process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (errors) errors.AppendLine(e.Data); };
@@ -144,7 +144,7 @@ internal sealed class ServeProcess : IDisposable
     /// <summary>Sends <paramref name="signal"/> (TERM, INT, KILL) and returns the exit code.</summary>
     public int Signal(string signal)
     {
-        Tool.Check("kill", "-" + signal, Process.Id.ToString());
+        ProcessRunner.Check("kill", "-" + signal, Process.Id.ToString());
         Assert.True(Process.WaitForExit(30_000), $"serve did not exit after SIG{signal}");
         Process.WaitForExit(); // drain the redirected streams
         return Process.ExitCode;

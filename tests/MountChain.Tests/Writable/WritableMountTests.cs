@@ -1,4 +1,5 @@
 using MountChain.Fuse.Lifecycle;
+using MountChain.Mounting.Lifecycle;
 using MountChain.Tests.Fuse;
 using MountChain.Tests.Infrastructure;
 using static MountChain.Tests.Writable.WritableKit;
@@ -17,11 +18,11 @@ public sealed class WritableMountTests
     [RequiresFuseFact("qemu-img", "qemu-io", "mkfs.ext4", "sfdisk", "losetup", "partx", "mount", "umount")]
     public void Ext4_files_written_through_a_writable_mount_are_in_the_redo_log_and_the_parents_are_untouched()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var original = Ext4DiskImage.WriteSampleFiles(scratch.Dir("content"), seed: 31);
-        var (baseVmdk, child, partitionSize) = Ext4Chain(scratch, scratch["content"]);
+        var (baseVmdk, child, partitionSize) = Ext4Chain(scratch, scratch.File("content"));
         var parents = Hashes(baseVmdk, child);
-        string edit = scratch["edit.vmdk"];
+        string edit = scratch.File("edit.vmdk");
         string mp = scratch.Dir("mnt"), fs = scratch.Dir("fs");
 
         var random = new Random(32);
@@ -35,7 +36,7 @@ public sealed class WritableMountTests
 
         try
         {
-            var mounted = Tool.Cli("mount", child, "-g", "1", mp, "--write", "--redo", edit);
+            var mounted = MountChainCli.Run("mount", child, "-g", "1", mp, "--write", "--redo", edit);
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
             Assert.True(File.Exists(edit), "the redo log named by --redo was not created");
             using (var loop = new LoopDevice(Path.Combine(mp, "disk.raw"), readOnly: false, partitions: true))
@@ -48,13 +49,13 @@ public sealed class WritableMountTests
                 }
                 File.WriteAllBytes(Path.Combine(fs, "hello.txt"), rewrittenHello);
                 File.Delete(Path.Combine(fs, "dir/sub/odd.bin"));
-                Tool.Check("sync", "-f", fs);
+                ProcessRunner.Check("sync", "-f", fs);
             }
-            var unmounted = Tool.Cli("unmount", mp);
+            var unmounted = MountChainCli.Run("unmount", mp);
             Assert.True(unmounted.ExitCode == 0, unmounted.Stderr);
             Assert.Null(MountTable.Find(mp));
         }
-        finally { Tool.Cli("unmount", "--lazy", mp); }
+        finally { MountChainCli.Run("unmount", "--lazy", mp); }
 
         AssertQemuCheckClean(edit);
         Assert.False(UncleanShutdown(edit), "the log was left marked uncleanShutdown after a clean unmount");
@@ -62,8 +63,8 @@ public sealed class WritableMountTests
         AssertUnchanged(parents);
 
         // The kernel reads the edited file system back from what qemu makes of the log and its parents.
-        string result = scratch["result.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, result);
+        string result = scratch.File("result.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, result);
         Assert.Equal(FuseBlockFileMountTests.Sha256(result), MountchainHash(edit));
         using (var loop = new LoopDevice(result, Ext4DiskImage.PartitionOffset, partitionSize, readOnly: true))
         using (new KernelMount(loop.Device, fs, readOnly: true))
@@ -79,17 +80,17 @@ public sealed class WritableMountTests
     [RequiresFuseFact("qemu-img", "qemu-io")]
     public void Write_without_redo_creates_a_fresh_log_beside_the_disk_names_it_and_qemu_reads_it_as_a_child()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, 16 * MiB, seed: 41);
         var parents = Hashes(baseVmdk, child);
-        string expected = scratch["expected.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", child, expected);
+        string expected = scratch.File("expected.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", child, expected);
         byte[] shadow = File.ReadAllBytes(expected);
         string mp = scratch.Dir("mnt");
         string log;
         try
         {
-            var mounted = Tool.Cli("mount", child, mp, "--write");
+            var mounted = MountChainCli.Run("mount", child, mp, "--write");
             Assert.True(mounted.ExitCode == 0, mounted.Stderr);
             var announced = System.Text.RegularExpressions.Regex.Match(mounted.Stderr, @"^mountchain: writes go to the new redo log (\S+)$", System.Text.RegularExpressions.RegexOptions.Multiline);
             Assert.True(announced.Success, $"the launcher did not name the new log: {mounted.Stderr}");
@@ -111,15 +112,15 @@ public sealed class WritableMountTests
                 }
                 RandomAccess.FlushToDisk(disk);
             }
-            var unmounted = Tool.Cli("unmount", mp);
+            var unmounted = MountChainCli.Run("unmount", mp);
             Assert.True(unmounted.ExitCode == 0, unmounted.Stderr);
         }
-        finally { Tool.Cli("unmount", "--lazy", mp); }
+        finally { MountChainCli.Run("unmount", "--lazy", mp); }
 
         AssertQemuCheckClean(log);
         Assert.Equal("child.vmdk", BackingFile(log));
-        string result = scratch["result.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", log, result);
+        string result = scratch.File("result.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", log, result);
         Assert.True(shadow.AsSpan().SequenceEqual(File.ReadAllBytes(result)), "qemu's view of the new log differs from the writes made");
         AssertUnchanged(parents);
         Assert.Equal(3, Directory.GetFiles(scratch.Path, "*.vmdk").Length); // base, child and the one new log
@@ -128,11 +129,11 @@ public sealed class WritableMountTests
     [RequiresFuseFact("qemu-img", "qemu-io")]
     public void Sigterm_to_a_foreground_writable_mount_names_its_new_log_and_closes_it_cleanly()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, 8 * MiB, seed: 45);
         var parents = Hashes(baseVmdk, child);
         string mp = scratch.Dir("mnt");
-        using var server = System.Diagnostics.Process.Start(Tool.CliStartInfo("mount", child, mp, "--write", "--foreground"))!;
+        using var server = System.Diagnostics.Process.Start(MountChainCli.StartInfo("mount", child, mp, "--write", "--foreground"))!;
         try
         {
             var named = server.StandardError.ReadLineAsync();
@@ -150,14 +151,14 @@ public sealed class WritableMountTests
             // No fsync: SIGTERM itself must flush and close the log.
             using (var disk = File.OpenHandle(Path.Combine(mp, "disk.raw"), FileMode.Open, FileAccess.Write))
                 RandomAccess.Write(disk, Enumerable.Repeat((byte)0x6b, 300_000).ToArray(), 2 * MiB + 777);
-            Tool.Check("kill", "-TERM", server.Id.ToString());
+            ProcessRunner.Check("kill", "-TERM", server.Id.ToString());
             Assert.True(server.WaitForExit(30_000), "the server did not exit after SIGTERM");
             Assert.Equal(0, server.ExitCode);
             Assert.Null(MountTable.Find(mp));
 
             Assert.False(UncleanShutdown(log), "SIGTERM left the log marked uncleanShutdown");
             AssertQemuCheckClean(log);
-            Tool.Check("qemu-io", "-r", "-f", "vmdk", log, "-c", $"read -P 0x6b {2 * MiB + 777} 300000", "-c", "read -P 0x5a 1M 256k");
+            ProcessRunner.Check("qemu-io", "-r", "-f", "vmdk", log, "-c", $"read -P 0x6b {2 * MiB + 777} 300000", "-c", "read -P 0x5a 1M 256k");
         }
         finally
         {
@@ -170,35 +171,35 @@ public sealed class WritableMountTests
     [RequiresFuseFact("qemu-img", "qemu-io")]
     public void Mounting_a_redo_log_made_on_other_content_is_refused_with_one_line_and_the_log_is_untouched()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (_, child) = RandomChain(scratch, 8 * MiB, seed: 43);
-        string edit = scratch["edit.vmdk"];
-        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", edit); // a child of generation 1
+        string edit = scratch.File("edit.vmdk");
+        ProcessRunner.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", edit); // a child of generation 1
         var before = Hashes(edit);
         string mp = scratch.Dir("mnt");
         try
         {
-            var r = Tool.Cli("mount", child, "-g", "0", mp, "--write", "--redo", edit);
+            var r = MountChainCli.Run("mount", child, "-g", "0", mp, "--write", "--redo", edit);
             AssertOneLineError(r, 1, edit, "parentCID");
             Assert.Null(MountTable.Find(mp));
         }
-        finally { Tool.Cli("unmount", "--lazy", mp); }
+        finally { MountChainCli.Run("unmount", "--lazy", mp); }
         AssertUnchanged(before);
     }
 
     [RequiresFuseFact("qemu-img", "qemu-io")]
     public void Write_with_ignore_cid_is_a_usage_error_that_creates_nothing()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (_, child) = RandomChain(scratch, 8 * MiB, seed: 44);
         string mp = scratch.Dir("mnt");
         try
         {
-            AssertOneLineError(Tool.Cli("mount", child, mp, "--write", "--ignore-cid"), 2, "--ignore-cid");
-            AssertOneLineError(Tool.Cli("mount", child, mp, "--write", "--ignore-cid", "--redo", scratch["edit.vmdk"]), 2, "--ignore-cid");
+            AssertOneLineError(MountChainCli.Run("mount", child, mp, "--write", "--ignore-cid"), 2, "--ignore-cid");
+            AssertOneLineError(MountChainCli.Run("mount", child, mp, "--write", "--ignore-cid", "--redo", scratch.File("edit.vmdk")), 2, "--ignore-cid");
             Assert.Null(MountTable.Find(mp));
         }
-        finally { Tool.Cli("unmount", "--lazy", mp); }
+        finally { MountChainCli.Run("unmount", "--lazy", mp); }
         Assert.Equal(["base.vmdk", "child.vmdk"], Directory.GetFiles(scratch.Path, "*.vmdk").Select(Path.GetFileName).Order());
     }
 }

@@ -16,22 +16,22 @@ public sealed class WritableServeTests
     [NbdToolsFact]
     public void Nbd_writes_land_in_the_redo_log_and_after_sigterm_qemu_reads_the_same_bytes()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, 16 * MiB, seed: 61);
         var parents = Hashes(baseVmdk, child);
-        string generation1 = scratch["generation1.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", child, generation1);
+        string generation1 = scratch.File("generation1.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", child, generation1);
         byte[] shadow = File.ReadAllBytes(generation1);
-        string edit = scratch["edit.vmdk"];
+        string edit = scratch.File("edit.vmdk");
 
         using (var server = ServeProcess.Start(child, "--write", "--redo", edit, "--listen", "127.0.0.1:0"))
         {
-            Assert.Contains("is_read_only: false", Tool.Check("nbdinfo", server.Uri));
+            Assert.Contains("is_read_only: false", ProcessRunner.Check("nbdinfo", server.Uri));
 
             // nbdcopy of a file smaller than the export writes its bytes at the start and nothing else.
-            string random = scratch["random.bin"];
+            string random = scratch.File("random.bin");
             File.WriteAllBytes(random, FuseBlockFileMountTests.RandomBytes(3 * MiB + 4096, 62));
-            Tool.Check("nbdcopy", random, server.Uri);
+            ProcessRunner.Check("nbdcopy", random, server.Uri);
             File.ReadAllBytes(random).CopyTo(shadow, 0);
 
             var commands = new List<string>();
@@ -55,12 +55,12 @@ public sealed class WritableServeTests
             commands.Add("flush");
             commands.Add("read -P 0x22 1234567 70000");
             commands.Add("read -P 0 8388608 65536");
-            var io = Tool.Run("qemu-io", ["-f", "raw", server.Uri, .. commands.SelectMany(c => new[] { "-c", c })]);
+            var io = ProcessRunner.Run("qemu-io", ["-f", "raw", server.Uri, .. commands.SelectMany(c => new[] { "-c", c })]);
             Assert.True(io.ExitCode == 0 && !io.Stdout.Contains("fail", StringComparison.OrdinalIgnoreCase) && !io.Stderr.Contains("error", StringComparison.OrdinalIgnoreCase),
                 $"qemu-io: {io.Stdout}{io.Stderr}");
 
-            string overNbd = scratch["over-nbd.raw"];
-            Tool.Check("qemu-img", "convert", "-f", "raw", "-O", "raw", server.Uri, overNbd);
+            string overNbd = scratch.File("over-nbd.raw");
+            ProcessRunner.Check("qemu-img", "convert", "-f", "raw", "-O", "raw", server.Uri, overNbd);
             AssertEqualToShadow(shadow, overNbd, "qemu-img convert of the export");
 
             Assert.Equal(0, server.Signal("TERM"));
@@ -69,8 +69,8 @@ public sealed class WritableServeTests
         Assert.False(UncleanShutdown(edit), "SIGTERM left the log marked uncleanShutdown");
         AssertQemuCheckClean(edit);
         Assert.Equal("child.vmdk", BackingFile(edit));
-        string fromLog = scratch["from-log.raw"];
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
+        string fromLog = scratch.File("from-log.raw");
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
         AssertEqualToShadow(shadow, fromLog, "qemu-img convert of the redo log");
         Assert.Equal(FuseBlockFileMountTests.Sha256(fromLog), MountchainHash(edit));
         AssertUnchanged(parents);
@@ -78,12 +78,12 @@ public sealed class WritableServeTests
         // The log attaches again: a second session sees the first one's bytes and adds its own.
         using (var server = ServeProcess.Start(child, "--write", "--redo", edit, "--listen", "127.0.0.1:0"))
         {
-            Tool.Check("qemu-io", "-f", "raw", server.Uri, "-c", "write -P 0x55 100000 3000");
+            ProcessRunner.Check("qemu-io", "-f", "raw", server.Uri, "-c", "write -P 0x55 100000 3000");
             shadow.AsSpan(100_000, 3000).Fill(0x55);
             Assert.Equal(0, server.Signal("TERM"));
         }
         AssertQemuCheckClean(edit);
-        Tool.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
+        ProcessRunner.Check("qemu-img", "convert", "-O", "raw", edit, fromLog);
         AssertEqualToShadow(shadow, fromLog, "the log after a second session");
         AssertUnchanged(parents);
     }
@@ -91,12 +91,12 @@ public sealed class WritableServeTests
     [QemuFact]
     public void Serving_a_redo_log_made_on_other_content_is_refused_with_one_line()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (_, child) = RandomChain(scratch, 8 * MiB, seed: 63);
-        string edit = scratch["edit.vmdk"];
-        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", edit); // a child of generation 1
+        string edit = scratch.File("edit.vmdk");
+        ProcessRunner.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", edit); // a child of generation 1
         var before = Hashes(edit);
-        var r = Tool.Cli("serve", child, "-g", "0", "--write", "--redo", edit, "--listen", "127.0.0.1:0");
+        var r = MountChainCli.Run("serve", child, "-g", "0", "--write", "--redo", edit, "--listen", "127.0.0.1:0");
         AssertOneLineError(r, 1, edit, "parentCID");
         AssertUnchanged(before);
     }
@@ -104,26 +104,26 @@ public sealed class WritableServeTests
     [QemuFact]
     public void Serve_refuses_a_redo_log_that_is_a_link_of_the_chain_or_the_parent_of_another_link()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (baseVmdk, child) = RandomChain(scratch, 8 * MiB, seed: 65);
-        string grand = scratch["grand.vmdk"];
-        Tool.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", grand);
+        string grand = scratch.File("grand.vmdk");
+        ProcessRunner.Check("qemu-img", "create", "-q", "-f", "vmdk", "-b", child, "-F", "vmdk", grand);
         var links = Hashes(baseVmdk, child, grand);
 
         // child.vmdk was made on generation 0, so its parentCID matches: only its place in the chain forbids writing it.
-        var ownLink = CliRunner.RunProcess(TimeSpan.FromSeconds(30), "serve", grand, "-g", "0", "--write", "--redo", child, "--listen", "127.0.0.1:0");
-        AssertOneLineError(new Tool.Result(ownLink.ExitCode, ownLink.Stdout, ownLink.Stderr), 1, child, "generation 1");
-        var parentOfGrand = CliRunner.RunProcess(TimeSpan.FromSeconds(30), "serve", baseVmdk, "--write", "--redo", child, "--listen", "127.0.0.1:0");
-        AssertOneLineError(new Tool.Result(parentOfGrand.ExitCode, parentOfGrand.Stdout, parentOfGrand.Stderr), 1, child, grand);
+        var ownLink = MountChainCli.Run(TimeSpan.FromSeconds(30), "serve", grand, "-g", "0", "--write", "--redo", child, "--listen", "127.0.0.1:0");
+        AssertOneLineError(ownLink, 1, child, "generation 1");
+        var parentOfGrand = MountChainCli.Run(TimeSpan.FromSeconds(30), "serve", baseVmdk, "--write", "--redo", child, "--listen", "127.0.0.1:0");
+        AssertOneLineError(parentOfGrand, 1, child, grand);
         AssertUnchanged(links);
     }
 
     [QemuFact]
     public void Serve_write_with_ignore_cid_is_a_usage_error()
     {
-        using var scratch = new Scratch();
+        using var scratch = new TempDirectory("mc-fuse");
         var (_, child) = RandomChain(scratch, 8 * MiB, seed: 64);
-        AssertOneLineError(Tool.Cli("serve", child, "--write", "--ignore-cid", "--listen", "127.0.0.1:0"), 2, "--ignore-cid");
+        AssertOneLineError(MountChainCli.Run("serve", child, "--write", "--ignore-cid", "--listen", "127.0.0.1:0"), 2, "--ignore-cid");
         Assert.Equal(["base.vmdk", "child.vmdk"], Directory.GetFiles(scratch.Path, "*.vmdk").Select(Path.GetFileName).Order());
     }
 

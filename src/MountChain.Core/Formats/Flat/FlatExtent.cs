@@ -15,14 +15,14 @@ public sealed class FlatExtent : IExtent
     {
         FilePath = path;
         Sectors = sectors;
-        _baseByte = offsetSectors * 512;
+        _baseByte = offsetSectors * Sector.Size;
         Handle = FileOpening.OpenReadOnly(path);
         long length = RandomAccess.GetLength(Handle);
-        if (length < _baseByte + sectors * 512)
+        if (length < _baseByte + sectors * Sector.Size)
         {
             Handle.Dispose();
             throw new CorruptMetadataException(path,
-                $"flat extent is {length} bytes but its descriptor line needs {_baseByte + sectors * 512} (offset {offsetSectors} + {sectors} sectors)");
+                $"flat extent is {length} bytes but its descriptor line needs {_baseByte + sectors * Sector.Size} (offset {offsetSectors} + {sectors} sectors)");
         }
     }
 
@@ -32,7 +32,7 @@ public sealed class FlatExtent : IExtent
     public SafeFileHandle? Handle { get; }
 
     public void Map(long start, long count, List<ExtentPiece> output) =>
-        output.Add(new ExtentPiece(start, count, PieceKind.Data, _baseByte + start * 512));
+        output.Add(new ExtentPiece(start, count, PieceKind.Data, _baseByte + start * Sector.Size));
 
     public void ReadData(Span<byte> buffer, long fileOffset) => FileOpening.ReadExactly(Handle!, buffer, fileOffset, FilePath!);
 

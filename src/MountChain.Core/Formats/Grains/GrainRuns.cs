@@ -67,19 +67,4 @@ internal static class GrainRuns
         return -1;
     }
 
-    /// <summary>Appends <paramref name="piece"/>, merging it into the previous piece when it continues it.</summary>
-    public static void Append(List<ExtentPiece> output, ExtentPiece piece)
-    {
-        if (output.Count > 0)
-        {
-            var last = output[^1];
-            if (last.Kind == piece.Kind && last.Start + last.Count == piece.Start && piece.Kind != PieceKind.Compressed &&
-                (piece.Kind != PieceKind.Data || last.FileOffset + (last.Count << Sector.Shift) == piece.FileOffset))
-            {
-                output[^1] = last with { Count = last.Count + piece.Count };
-                return;
-            }
-        }
-        output.Add(piece);
-    }
 }

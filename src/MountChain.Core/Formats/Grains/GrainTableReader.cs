@@ -47,7 +47,7 @@ internal sealed class GrainTableReader<T>(IGrainTableFormat<T> format, ReadAt re
             long offset = format.TableOffset(index);
             if (offset == 0)
             {
-                GrainRuns.Append(output, new ExtentPiece(pos, tableEnd - pos, PieceKind.Unallocated));
+                ExtentPieces.Append(output, new ExtentPiece(pos, tableEnd - pos, PieceKind.Unallocated));
                 pos = tableEnd;
                 continue;
             }
@@ -99,7 +99,7 @@ internal sealed class GrainTableReader<T>(IGrainTableFormat<T> format, ReadAt re
                 _ when compressed => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Compressed, at, grainStart),
                 _ => new ExtentPiece(pos, pieceEnd - pos, PieceKind.Data, at + ((pos - grainStart) << Sector.Shift)),
             };
-            GrainRuns.Append(output, piece);
+            ExtentPieces.Append(output, piece);
             pos = pieceEnd;
         }
         return pos;

@@ -39,6 +39,7 @@ public sealed class HostedSparseExtent : IExtent
             var header = SparseExtentHeader.Parse(sector, path);
             if (header.GdOffset == SparseHeaderLayout.GdAtEnd)
                 header = ReadFooter(header);
+            header.CheckPlacement(_fileLength, path);
             Header = header;
             if (header.GdOffset == 0)
                 throw new CorruptMetadataException(path, "gdOffset is 0: the grain directory location is missing");
@@ -104,7 +105,7 @@ public sealed class HostedSparseExtent : IExtent
     private uint[] LoadGrainDirectory(SparseExtentHeader h, out string? warning)
     {
         warning = null;
-        string? primaryProblem = _rules.DirectoryPlacementProblem(h.GdOffset, "grain directory");
+        string? primaryProblem = _rules.DirectoryPlacementProblem(h.GdOffset, "gdOffset", "grain directory");
         uint[]? gd = null;
         if (primaryProblem is null)
         {
@@ -113,7 +114,7 @@ public sealed class HostedSparseExtent : IExtent
         }
         if (primaryProblem is null) return gd!;
 
-        if (h.HasRedundantTables && h.RgdOffset != 0 && _rules.DirectoryPlacementProblem(h.RgdOffset, "redundant grain directory") is null)
+        if (h.HasRedundantTables && h.RgdOffset != 0 && _rules.DirectoryPlacementProblem(h.RgdOffset, "rgdOffset", "redundant grain directory") is null)
         {
             var rgd = _rules.ReadDirectory(ReadData, h.RgdOffset);
             if (_rules.DirectoryProblem(rgd, "redundant grain directory") is null)

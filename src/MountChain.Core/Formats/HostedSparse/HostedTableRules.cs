@@ -26,7 +26,17 @@ internal sealed class HostedTableRules
         GrainSectors = (long)header.GrainSize;
         CapacitySectors = (long)header.Capacity;
         TableCount = (long)header.GrainTableCount;
+        // Bounded before anything is allocated: the directory is held in memory (4 bytes an entry).
+        if (TableCount > MaxDirectoryEntries)
+            throw new CorruptMetadataException(path, $"the grain directory would need {TableCount} entries (capacity {header.Capacity} sectors, grainSize {header.GrainSize}, numGTEsPerGT {header.NumGtesPerGt}): more than the {MaxDirectoryEntries} a hosted sparse extent may have (qemu: \"L1 size too big\")");
     }
+
+    /// <summary>
+    /// Most grain directory entries we load: qemu's cap (format doc §10.1), 128 MiB of directory.
+    /// The standard geometry (64 KiB grains, 512 entries a table) needs at most 16 Mi even for the
+    /// largest capacity the header parser accepts; more only comes with tiny grains on absurd sizes.
+    /// </summary>
+    public const long MaxDirectoryEntries = 32L << 20;
 
     public long FileLength { get; }
     public int EntriesPerTable { get; }
@@ -42,12 +52,13 @@ internal sealed class HostedTableRules
     // ---- directory --------------------------------------------------------------------------
 
     /// <summary>Null when a directory of <see cref="TableCount"/> entries at <paramref name="sector"/> lies inside the file.</summary>
-    public string? DirectoryPlacementProblem(ulong sector, string what)
+    /// <remarks>Unsigned: a 64-bit field read as a huge value must not wrap to a negative offset.</remarks>
+    public string? DirectoryPlacementProblem(ulong sector, string field, string what)
     {
         ulong bytes = (ulong)TableCount * sizeof(uint);
         ulong length = (ulong)FileLength;
         if (sector == 0 || sector > length / Sector.Size || sector * Sector.Size + bytes > length)
-            return $"{what} at sector {sector} with {TableCount} entries lies past the end of the {FileLength}-byte file";
+            return $"{what} ({field} {sector}) with {TableCount} entries lies past the end of the {FileLength}-byte file";
         return null;
     }
 

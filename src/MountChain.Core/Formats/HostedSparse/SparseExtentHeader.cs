@@ -31,7 +31,7 @@ public sealed record SparseExtentHeader
     public static SparseExtentHeader Parse(ReadOnlySpan<byte> s, string file)
     {
         if (s.Length < SparseHeaderLayout.Size)
-            throw new CorruptMetadataException(file, $"sparse header truncated: {s.Length} of 512 bytes");
+            throw new CorruptMetadataException(file, $"sparse header truncated: {s.Length} of {SparseHeaderLayout.Size} bytes");
         uint magic = BinaryPrimitives.ReadUInt32LittleEndian(s[SparseHeaderLayout.Magic..]);
         if (magic == SparseHeaderLayout.IncompleteMagicValue)
             throw new CorruptMetadataException(file, "header magic is 'kdmv': the file was never finished by its writer");
@@ -77,6 +77,25 @@ public sealed record SparseExtentHeader
             throw new CorruptMetadataException(file, $"descriptorSize {h.DescriptorSize} sectors is too large");
         return h;
     }
+
+    /// <summary>
+    /// Checks the 64-bit fields that name places in the file against its length (format doc §2.1,
+    /// §10.2 item 1). Read as signed numbers they could go negative; compared unsigned here, a
+    /// field past the end is an input error naming the file and the field. gdOffset and rgdOffset
+    /// are checked with the directories they name (<c>HostedTableRules.DirectoryPlacementProblem</c>),
+    /// so that a bad primary can still fall back to a good redundant copy (§2.6).
+    /// </summary>
+    public void CheckPlacement(long fileLength, string file)
+    {
+        ulong sectors = (ulong)fileLength / Formats.Sector.Size;
+        if (DescriptorOffset != 0 && (DescriptorOffset >= sectors || DescriptorOffset + DescriptorSize > sectors))
+            throw new CorruptMetadataException(file, $"descriptorOffset {DescriptorOffset} (descriptorSize {DescriptorSize} sectors) lies past the end of the {fileLength}-byte file");
+        if (OverHead > MaxFileSectors)
+            throw new CorruptMetadataException(file, $"overHead {OverHead} sectors lies beyond the 2^32 sectors a hosted sparse file can address (format doc §10.1)");
+    }
+
+    /// <summary>Grain and table positions are u32 sectors (format doc §10.1): a hosted sparse file ends at 2 TiB.</summary>
+    public const long MaxFileSectors = 1L << 32;
 
     /// <summary>Largest embedded descriptor we read, in sectors (128 = 64 KiB).</summary>
     public const ulong DescriptorSectorsLimit = 128;

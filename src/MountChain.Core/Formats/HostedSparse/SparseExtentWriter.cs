@@ -32,7 +32,7 @@ public sealed partial class SparseExtentWriter : IDisposable
 {
     private const int StripeCount = 1024;
     /// <summary>File positions are u32 sectors (format doc §10.1): a hosted extent file ends at 2 TiB.</summary>
-    private const long MaxFileSectors = 1L << 32;
+    private const long MaxFileSectors = SparseExtentHeader.MaxFileSectors;
 
     private readonly WritableFile _file;
     private readonly SparseWriterOptions _options;
@@ -75,6 +75,7 @@ public sealed partial class SparseExtentWriter : IDisposable
                 throw new UnsupportedFeatureException(path, $"sparse header version {_header.Version} (CBT) extents are not written (qemu and VMware treat them as read-only)");
             if (_header.GdOffset == 0)
                 throw new CorruptMetadataException(path, "gdOffset is 0: the grain directory location is missing");
+            _header.CheckPlacement(_file.Length, path);
             _rules = new HostedTableRules(_header, _file.Length, path);
             GrainSectors = _rules.GrainSectors;
             CapacitySectors = _rules.CapacitySectors;
@@ -84,9 +85,9 @@ public sealed partial class SparseExtentWriter : IDisposable
             long tables = _rules.TableCount;
             if (tables * _gtesPerGt > 1L << 29)
                 throw new UnsupportedFeatureException(path, $"capacity {CapacitySectors} sectors is too large to write (more than 2^29 grains)");
-            _gd = ReadDirectory(_header.GdOffset, "grain directory");
+            _gd = ReadDirectory(_header.GdOffset, "gdOffset", "grain directory");
             if (_header.HasRedundantTables && _header.RgdOffset != 0)
-                _rgd = ReadDirectory(_header.RgdOffset, "redundant grain directory");
+                _rgd = ReadDirectory(_header.RgdOffset, "rgdOffset", "redundant grain directory");
             _gte = new uint[tables * _gtesPerGt];
             _gtDirty = new bool[tables];
             _stripes = new object[StripeCount];
@@ -137,10 +138,10 @@ public sealed partial class SparseExtentWriter : IDisposable
 
     public void ReadData(Span<byte> buffer, long fileOffset) => _file.Read(buffer, fileOffset);
 
-    private uint[] ReadDirectory(ulong sector, string what)
+    private uint[] ReadDirectory(ulong sector, string field, string what)
     {
-        if ((long)sector * Sector.Size + _rules.TableCount * sizeof(uint) > _file.Length)
-            throw new CorruptMetadataException(Path, $"{what} at sector {sector} lies past the end of the file");
+        if (_rules.DirectoryPlacementProblem(sector, field, what) is { } problem)
+            throw new CorruptMetadataException(Path, problem);
         return _rules.ReadDirectory(_file.Read, sector);
     }
 

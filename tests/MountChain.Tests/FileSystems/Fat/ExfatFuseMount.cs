@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 using MountChain.Tests.Fuse;
 
 namespace MountChain.Tests.FileSystems.Fat;
@@ -16,18 +17,18 @@ internal sealed class ExfatFuseMount : IDisposable
         Directory.CreateDirectory(mountPoint);
         _loop = new LoopDevice(raw, offset, size, readOnly);
         MountPoint = mountPoint;
-        try { Shell.Bash($"mount.exfat-fuse {(readOnly ? "-o ro " : "")}{_loop.Device} '{mountPoint}' >/dev/null"); }
+        try { ProcessRunner.Bash($"mount.exfat-fuse {(readOnly ? "-o ro " : "")}{_loop.Device} '{mountPoint}' >/dev/null"); }
         catch { _loop.Dispose(); throw; }
     }
 
     public string MountPoint { get; }
 
     /// <summary>Runs a bash script inside the mounted volume (TZ=UTC: exfat-fuse writes local times).</summary>
-    public string Run(string script) => Shell.Bash($"export TZ=UTC LC_ALL=C.UTF-8\n{script}", MountPoint);
+    public string Run(string script) => ProcessRunner.Bash($"export TZ=UTC LC_ALL=C.UTF-8\n{script}", MountPoint);
 
     public void Dispose()
     {
-        try { Shell.Bash($"sync; umount '{MountPoint}'"); }
+        try { ProcessRunner.Bash($"sync; umount '{MountPoint}'"); }
         finally { _loop.Dispose(); }
     }
 }

@@ -80,11 +80,11 @@ public sealed class FatChainTests : IDisposable
     private (long Offset, long Size)[] MakeDisk(string raw)
     {
         string table = "label: gpt\n" + string.Concat(Layout.Select(l => $"size={l.SizeMiB}MiB,type={l.Type}\\n"));
-        Shell.Bash($"truncate -s 72M {raw} && printf '{table}' | sfdisk -q {raw}");
-        var parts = JsonDocument.Parse(Shell.Bash($"sfdisk --json {raw}")).RootElement.GetProperty("partitiontable").GetProperty("partitions")
+        ProcessRunner.Bash($"truncate -s 72M {raw} && printf '{table}' | sfdisk -q {raw}");
+        var parts = JsonDocument.Parse(ProcessRunner.Bash($"sfdisk --json {raw}")).RootElement.GetProperty("partitiontable").GetProperty("partitions")
             .EnumerateArray().Select(p => (p.GetProperty("start").GetInt64() * 512, p.GetProperty("size").GetInt64() * 512)).ToArray();
         for (int k = 0; k < Layout.Length; k++)
-            Shell.Bash($"mkfs.fat {Layout[k].Mkfs} --offset {parts[k].Item1 / 512} {raw} {parts[k].Item2 / 1024} >/dev/null 2>&1");
+            ProcessRunner.Bash($"mkfs.fat {Layout[k].Mkfs} --offset {parts[k].Item1 / 512} {raw} {parts[k].Item2 / 1024} >/dev/null 2>&1");
         return parts;
     }
 
@@ -110,26 +110,26 @@ public sealed class FatChainTests : IDisposable
         new Mtools(raws[0], parts[1].Offset).Run(Generation0P2, work);
         new Mtools(raws[0], parts[2].Offset).Run(Generation0P3, work);
         Assert.True(File.ReadAllText(Path.Combine(work, "fragments.txt")).Count(c => c == '<') >= 3, "scattered.bin is not fragmented");
-        Shell.Bash($"cp --sparse=always {raws[0]} {raws[1]}");
+        ProcessRunner.Bash($"cp --sparse=always {raws[0]} {raws[1]}");
         new Mtools(raws[1], parts[0].Offset).Run(Generation1P1, work);
         new Mtools(raws[1], parts[1].Offset).Run(Generation1P2, work);
-        Shell.Bash($"cp --sparse=always {raws[1]} {raws[2]}");
+        ProcessRunner.Bash($"cp --sparse=always {raws[1]} {raws[2]}");
         new Mtools(raws[2], parts[2].Offset).Run(Generation2P3, work);
         var trees = Enumerable.Range(0, 3).Select(g => CopyOut(raws[g], parts, g)).ToArray();
         string chain = RawChain.Build(_dir, raws);
         string[] chainFiles = Directory.GetFiles(_dir, "*.vmdk");
-        var before = chainFiles.ToDictionary(f => f, Shell.Sha256File);
+        var before = chainFiles.ToDictionary(f => f, Hashing.Sha256File);
 
-        var volumes = JsonDocument.Parse(Shell.MountChain("volumes", chain, "-g", "0", "--json").Stdout).RootElement.EnumerateArray()
+        var volumes = JsonDocument.Parse(MountChainCli.Run("volumes", chain, "-g", "0", "--json").StdoutBytes).RootElement.EnumerateArray()
             .Select(v => (v.GetProperty("filesystem").GetString(), v.GetProperty("label").GetString())).ToList();
         Assert.Equal([("vfat", "EFI"), ("vfat", "DATA16"), ("vfat", "SMALL12")], volumes);
 
         for (int g = 0; g < 3; g++)
             for (int k = 1; k <= 3; k++)
             {
-                var r = Shell.MountChain("files-hash", chain, "-g", g.ToString(), "--partition", k.ToString());
+                var r = MountChainCli.Run("files-hash", chain, "-g", g.ToString(), "--partition", k.ToString());
                 Assert.True(r.ExitCode == 0, r.Stderr);
-                Assert.Equal(Mtools.Manifest(trees[g][k - 1]), r.Text);
+                Assert.Equal(Mtools.Manifest(trees[g][k - 1]), r.Stdout);
             }
         Assert.NotEqual(Mtools.Manifest(trees[0][0]), Mtools.Manifest(trees[1][0]));
         Assert.NotEqual(Mtools.Manifest(trees[1][2]), Mtools.Manifest(trees[2][2]));
@@ -138,23 +138,23 @@ public sealed class FatChainTests : IDisposable
         for (int k = 1; k <= 3; k++)
         {
             string target = P($"extract-p{k}");
-            var x = Shell.MountChain("extract", chain, "-g", "2", $"p{k}:/", target);
+            var x = MountChainCli.Run("extract", chain, "-g", "2", $"p{k}:/", target);
             Assert.True(x.ExitCode == 0, x.Stderr);
             Assert.Equal(Mtools.Manifest(trees[2][k - 1]), Mtools.Manifest(target));
             Assert.Equal(Mtools.Times(trees[2][k - 1]), Mtools.Times(target));
         }
 
         // diff --files: exactly the files whose mtools manifests differ.
-        var diff = Shell.MountChain("diff", chain, "--from", "0", "--to", "1", "--files");
+        var diff = MountChainCli.Run("diff", chain, "--from", "0", "--to", "1", "--files");
         Assert.True(diff.ExitCode == 0, diff.Stderr);
         var expected = Enumerable.Range(1, 3).SelectMany(k => ManifestChanges(Mtools.Manifest(trees[0][k - 1]), Mtools.Manifest(trees[1][k - 1]), $"p{k}")).Order(StringComparer.Ordinal);
-        Assert.Equal(expected, diff.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
-        Assert.Contains("D p1:/A long file name with spaces.txt", diff.Text);
+        Assert.Equal(expected, diff.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Contains("D p1:/A long file name with spaces.txt", diff.Stdout);
 
         for (int k = 1; k <= 3; k++) AssertNamesAndAttributesAsMtools(chain, raws[2], parts[k - 1].Offset, k);
         AssertCaseInsensitiveLookups(chain, raws[0], parts[0].Offset, trees);
         AssertFuseTreeAsMtools(chain, trees);
-        Assert.Equal(before, chainFiles.ToDictionary(f => f, Shell.Sha256File));
+        Assert.Equal(before, chainFiles.ToDictionary(f => f, Hashing.Sha256File));
     }
 
     /// <summary>Every path (long names, NT lowercase flags, non-ASCII) and the A/S/H/R bits of every file as mdir and mattrib list them.</summary>
@@ -162,7 +162,7 @@ public sealed class FatChainTests : IDisposable
     {
         var mtools = new Mtools(raw, offset);
         var theirs = mtools.Run("mdir -/ -b -a -i \"$I\" ::/", _dir).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[2..].TrimEnd('/'));
-        var listing = JsonDocument.Parse(Shell.MountChain("ls", chain, "-g", "2", $"p{k}:/", "-r", "--json").Stdout).RootElement.EnumerateArray().ToList();
+        var listing = JsonDocument.Parse(MountChainCli.Run("ls", chain, "-g", "2", $"p{k}:/", "-r", "--json").StdoutBytes).RootElement.EnumerateArray().ToList();
         Assert.Equal(theirs.Order(StringComparer.Ordinal), listing.Select(e => e.GetProperty("path").GetString()!).Order(StringComparer.Ordinal));
 
         var attributes = mtools.Run("mattrib -/ -i \"$I\" ::/", _dir).Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -181,24 +181,24 @@ public sealed class FatChainTests : IDisposable
     /// <summary>Paths match case-insensitively, by long name or by the 8.3 alias mtools gave the file; listings keep the stored case.</summary>
     private void AssertCaseInsensitiveLookups(string chain, string raw0, long offset, string[][] trees)
     {
-        var boot = Shell.MountChain("cat-file", chain, "-g", "0", "p1:/efi/boot/bootx64.efi");
+        var boot = MountChainCli.Run("cat-file", chain, "-g", "0", "p1:/efi/boot/bootx64.efi");
         Assert.True(boot.ExitCode == 0, boot.Stderr);
-        Assert.Equal(File.ReadAllBytes(Path.Combine(trees[0][0], "EFI/BOOT/BOOTX64.EFI")), boot.Stdout);
-        var ls = Shell.MountChain("ls", chain, "-g", "0", "p1:/efi/BOOT/BootX64.efi", "--json");
-        Assert.Equal("/EFI/BOOT/BOOTX64.EFI", JsonDocument.Parse(ls.Stdout).RootElement[0].GetProperty("path").GetString());
+        Assert.Equal(File.ReadAllBytes(Path.Combine(trees[0][0], "EFI/BOOT/BOOTX64.EFI")), boot.StdoutBytes);
+        var ls = MountChainCli.Run("ls", chain, "-g", "0", "p1:/efi/BOOT/BootX64.efi", "--json");
+        Assert.Equal("/EFI/BOOT/BOOTX64.EFI", JsonDocument.Parse(ls.StdoutBytes).RootElement[0].GetProperty("path").GetString());
 
         string line = new Mtools(raw0, offset).Run("mdir -i \"$I\" ::/", _dir).Split('\n').Single(l => l.EndsWith(" A long file name with spaces.txt"));
         string alias = line[..8].TrimEnd() + "." + line[9..12].TrimEnd();
-        var byAlias = Shell.MountChain("cat-file", chain, "-g", "0", $"p1:/{alias.ToLowerInvariant()}");
+        var byAlias = MountChainCli.Run("cat-file", chain, "-g", "0", $"p1:/{alias.ToLowerInvariant()}");
         Assert.True(byAlias.ExitCode == 0, $"{alias}: {byAlias.Stderr}");
-        Assert.Equal("long\n", byAlias.Text);
+        Assert.Equal("long\n", byAlias.Stdout);
     }
 
     /// <summary>mount --files shows every partition's tree as mtools copied it out, and opens paths case-insensitively.</summary>
     private void AssertFuseTreeAsMtools(string chain, string[][] trees)
     {
         string mp = Directory.CreateDirectory(P("mnt")).FullName;
-        var mounted = Shell.MountChain("mount", chain, "-g", "2", mp, "--files");
+        var mounted = MountChainCli.Run("mount", chain, "-g", "2", mp, "--files");
         Assert.True(mounted.ExitCode == 0, mounted.Stderr);
         try
         {
@@ -209,7 +209,7 @@ public sealed class FatChainTests : IDisposable
         }
         finally
         {
-            var u = Shell.MountChain("unmount", mp);
+            var u = MountChainCli.Run("unmount", mp);
             Assert.True(u.ExitCode == 0, u.Stderr);
         }
     }

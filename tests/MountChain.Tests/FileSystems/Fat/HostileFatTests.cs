@@ -21,7 +21,7 @@ public sealed class HostileFatTests : IDisposable
 
     private void Fresh()
     {
-        Shell.Bash($"""
+        ProcessRunner.Bash($"""
             export MTOOLS_SKIP_CHECK=1; truncate -s 16M {Image} && mkfs.fat -F 16 -n HOSTILE {Image} >/dev/null
             head -c 40000 /dev/urandom > a.bin; head -c 30000 /dev/urandom > b.bin; echo long > 'A long name.txt'
             mmd -i {Image} ::/LOOPDIR ::/LOOPDIR/INNER; mcopy -i {Image} a.bin ::/A.BIN; mcopy -i {Image} b.bin ::/B.BIN; mcopy -i {Image} 'A long name.txt' ::/
@@ -48,16 +48,16 @@ public sealed class HostileFatTests : IDisposable
 
     private void AssertRefused(string[] fragments, params string[] command)
     {
-        string before = Shell.Sha256File(Image);
+        string before = Hashing.Sha256File(Image);
         var clock = Stopwatch.StartNew();
-        var r = Shell.MountChain(command);
+        var r = MountChainCli.Run(command);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
         Assert.Equal(1, r.ExitCode);
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("mountchain: ", line);
         Assert.DoesNotContain("internal error", line);
         foreach (var f in fragments) Assert.Contains(f, line);
-        Assert.Equal(before, Shell.Sha256File(Image));
+        Assert.Equal(before, Hashing.Sha256File(Image));
     }
 
     private static void AssertCorrupt(Action action, string fragment)
@@ -144,10 +144,10 @@ public sealed class HostileFatTests : IDisposable
         Assert.Equal(0x0F, lfn[11]);
         lfn[13] ^= 0x5A; // the checksum no longer matches the 8.3 name
         ImageBytes.Write(Image, shortEntry - 32, lfn);
-        var theirs = Shell.Bash($"MTOOLS_SKIP_CHECK=1 mdir -/ -b -a -i {Image} ::/").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[2..].TrimEnd('/')).Order(StringComparer.Ordinal);
-        var ours = Shell.MountChain("ls", Image, "p0:/", "-r");
+        var theirs = ProcessRunner.Bash($"MTOOLS_SKIP_CHECK=1 mdir -/ -b -a -i {Image} ::/").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[2..].TrimEnd('/')).Order(StringComparer.Ordinal);
+        var ours = MountChainCli.Run("ls", Image, "p0:/", "-r");
         Assert.True(ours.ExitCode == 0, ours.Stderr);
-        Assert.Equal(theirs, ours.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
-        Assert.Contains("/ALONGN~1.TXT", ours.Text);
+        Assert.Equal(theirs, ours.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        Assert.Contains("/ALONGN~1.TXT", ours.Stdout);
     }
 }

@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 using System.Buffers.Binary;
 
 namespace MountChain.Tests.FileSystems.Fat;

@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 namespace MountChain.Tests.FileSystems.Fat;
 
 /// <summary>
@@ -11,7 +12,7 @@ internal sealed class Mtools(string image, long offset)
 
     /// <summary>Runs a bash script in which <c>$I</c> is the mtools image spec (use <c>mcopy -i "$I" …</c>).</summary>
     public string Run(string script, string workingDirectory) =>
-        Shell.Bash($"export TZ=UTC MTOOLS_SKIP_CHECK=1 LC_ALL=C.UTF-8 I='{Drive}'\n{script}", workingDirectory);
+        ProcessRunner.Bash($"export TZ=UTC MTOOLS_SKIP_CHECK=1 LC_ALL=C.UTF-8 I='{Drive}'\n{script}", workingDirectory);
 
     /// <summary>Copies the whole volume out with mcopy (times kept) into a fresh <paramref name="target"/>.</summary>
     public void CopyOut(string target, string workingDirectory)
@@ -23,9 +24,9 @@ internal sealed class Mtools(string image, long offset)
 
     /// <summary>find | sort | sha256sum of a directory: the format of files-hash.</summary>
     public static string Manifest(string directory) =>
-        Shell.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", directory);
+        ProcessRunner.Bash("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum", directory);
 
     /// <summary>"seconds path" of every regular file, sorted by path: the modification times a tree shows.</summary>
     public static string Times(string directory) =>
-        Shell.Bash("find . -type f -printf '%T@ %p\\n' | sed 's/\\.[0-9]* / /' | LC_ALL=C sort -k2", directory);
+        ProcessRunner.Bash("find . -type f -printf '%T@ %p\\n' | sed 's/\\.[0-9]* / /' | LC_ALL=C sort -k2", directory);
 }

@@ -1,3 +1,4 @@
+using MountChain.Tests.Infrastructure;
 namespace MountChain.Tests.FileSystems.Fat;
 
 /// <summary>
@@ -13,11 +14,11 @@ internal static class RawChain
     public static string Build(string dir, IReadOnlyList<string> raws)
     {
         string parent = Path.Combine(dir, "base.vmdk");
-        Shell.Bash($"qemu-img convert -O vmdk {raws[0]} {parent}");
+        ProcessRunner.Bash($"qemu-img convert -O vmdk {raws[0]} {parent}");
         for (int g = 1; g < raws.Count; g++)
         {
             string child = Path.Combine(dir, $"child{g}.vmdk");
-            Shell.Bash($"qemu-img create -q -f vmdk -b {Path.GetFileName(parent)} -F vmdk {child}", dir);
+            ProcessRunner.Bash($"qemu-img create -q -f vmdk -b {Path.GetFileName(parent)} -F vmdk {child}", dir);
             WriteDifferences(dir, raws[g - 1], raws[g], child);
             parent = child;
         }
@@ -43,7 +44,7 @@ internal static class RawChain
         }
         Assert.NotEmpty(commands);
         foreach (var batch in commands.Chunk(200))
-            Shell.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} {child} >/dev/null");
-        Shell.Bash($"rm -f {dir}/grain*.bin");
+            ProcessRunner.Bash($"qemu-io -f vmdk {string.Join(' ', batch)} {child} >/dev/null");
+        ProcessRunner.Bash($"rm -f {dir}/grain*.bin");
     }
 }

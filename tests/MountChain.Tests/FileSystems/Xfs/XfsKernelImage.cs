@@ -81,7 +81,7 @@ public sealed class XfsKernelImage : IDisposable
         """;
 
     private readonly Lazy<Built> _built;
-    private string? _dir;
+    private TempDirectory? _temp;
 
     public XfsKernelImage() => _built = new Lazy<Built>(Build);
 
@@ -98,27 +98,28 @@ public sealed class XfsKernelImage : IDisposable
 
     private Built Build()
     {
-        _dir = Directory.CreateTempSubdirectory("mountchain-xfs-").FullName;
-        string image = Path.Combine(_dir, "v5.img"), mnt = Path.Combine(_dir, "mnt"), script = Path.Combine(_dir, "populate.sh");
+        _temp = new TempDirectory("mountchain-xfs");
+        string dir = _temp.Path;
+        string image = Path.Combine(dir, "v5.img"), mnt = Path.Combine(dir, "mnt"), script = Path.Combine(dir, "populate.sh");
         Directory.CreateDirectory(mnt);
         File.WriteAllText(script, PopulateScript);
-        XfsProcess.Run("truncate", "-s", "300M", image);
-        XfsProcess.Run("mkfs.xfs", "-q", "-f", image);
-        XfsProcess.Run("mount", "-o", "loop,allocsize=4k", image, mnt);
+        ProcessRunner.Check("truncate", "-s", "300M", image);
+        ProcessRunner.Check("mkfs.xfs", "-q", "-f", image);
+        ProcessRunner.Check("mount", "-o", "loop,allocsize=4k", image, mnt);
         string listing, sums, hugeTail;
         try
         {
-            XfsProcess.Run("bash", script, mnt);
-            listing = XfsProcess.RunIn(mnt, "find", ".", "-mindepth", "1", "-printf", "%P\\t%y\\t%s\\t%T@\\t%i\\t%n\\t%m\\t%U\\t%G\\t%l\\n");
+            ProcessRunner.Check("bash", script, mnt);
+            listing = ProcessRunner.Check("find", [".", "-mindepth", "1", "-printf", "%P\\t%y\\t%s\\t%T@\\t%i\\t%n\\t%m\\t%U\\t%G\\t%l\\n"], mnt);
             // The 4.2 GiB sparse file is checked by its data range beyond 4 GiB; hashing its zeros twice costs too much.
-            sums = XfsProcess.RunIn(mnt, "bash", "-c", "find . -type f ! -path ./sparse/huge -print0 | xargs -0 sha256sum");
-            hugeTail = XfsProcess.RunIn(mnt, "bash", "-c", $"dd if=sparse/huge bs=64k skip={HugeTailOffset / 65536} count=8 status=none | sha256sum")[..64];
+            sums = ProcessRunner.Check("bash", ["-c", "find . -type f ! -path ./sparse/huge -print0 | xargs -0 sha256sum"], mnt);
+            hugeTail = ProcessRunner.Check("bash", ["-c", $"dd if=sparse/huge bs=64k skip={HugeTailOffset / 65536} count=8 status=none | sha256sum"], mnt)[..64];
         }
         finally
         {
-            XfsProcess.Run("umount", mnt);
+            ProcessRunner.Check("umount", mnt);
         }
-        return new Built(_dir, image, ParseListing(listing), ParseSums(sums), hugeTail);
+        return new Built(dir, image, ParseListing(listing), ParseSums(sums), hugeTail);
     }
 
     public static Dictionary<string, KernelEntry> ParseListing(string listing)
@@ -152,17 +153,11 @@ public sealed class XfsKernelImage : IDisposable
     public string CopyImage(string name)
     {
         string copy = Path.Combine(WorkDir, name);
-        XfsProcess.Run("cp", "--sparse=always", ImagePath, copy);
+        ProcessRunner.Check("cp", "--sparse=always", ImagePath, copy);
         return copy;
     }
 
-    public void Dispose()
-    {
-        if (_dir != null)
-        {
-            try { Directory.Delete(_dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
+    public void Dispose() => _temp?.Dispose();
 }
 
 /// <summary>Shares one kernel-built image between the XFS test classes (built once, on first use).</summary>

@@ -1,29 +1,8 @@
-using System.Diagnostics;
-
 namespace MountChain.Tests.FileSystems.Xfs;
 
-/// <summary>Runs the real tools (mkfs.xfs, mount, xfs_db, bash) the XFS fixtures are built with.</summary>
+/// <summary>xfs_db helpers for the XFS fixtures (programs run through <see cref="ProcessRunner"/>).</summary>
 internal static class XfsProcess
 {
-    public static string Run(string file, params string[] args) => RunIn(null, file, args);
-
-    public static string RunIn(string? workingDirectory, string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{file} {string.Join(' ', args.Take(8))} exited {p.ExitCode}: {stderr.Result.Trim()}");
-        return stdout;
-    }
-
     /// <summary>Runs one xfs_db command list against an image (read-only unless <paramref name="expert"/>).</summary>
     public static string XfsDb(string image, bool expert, params string[] commands)
     {
@@ -31,7 +10,7 @@ internal static class XfsProcess
         if (expert) args.Add("-x");
         foreach (var c in commands) { args.Add("-c"); args.Add(c); }
         args.Add(image);
-        return Run("xfs_db", args.ToArray());
+        return ProcessRunner.Check("xfs_db", args);
     }
 
     /// <summary>Parses the "(decimal)" part of xfs_db "convert" output, e.g. "0x6000 (24576)".</summary>

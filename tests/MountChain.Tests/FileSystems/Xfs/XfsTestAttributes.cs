@@ -10,17 +10,13 @@ internal static partial class XfsTestEnvironment
 
     public static bool IsRoot => OperatingSystem.IsLinux() && geteuid() == 0;
 
-    public static bool HasTool(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/sbin").Append("/sbin")
-            .Any(dir => File.Exists(Path.Combine(dir, name)));
-
-    public static bool HasXfsTools => OperatingSystem.IsLinux() && HasTool("mkfs.xfs") && HasTool("xfs_db");
+    public static bool HasXfsTools => OperatingSystem.IsLinux() && ToolLocator.Exists("mkfs.xfs") && ToolLocator.Exists("xfs_db");
 
     /// <summary>The kernel can mount XFS when it is built in or the module is available.</summary>
     public static bool KernelHasXfs =>
         File.Exists("/proc/filesystems") && File.ReadAllText("/proc/filesystems").Split('\n').Any(l => l.Trim() == "xfs")
         || Directory.Exists("/sys/module/xfs")
-        || Directory.Exists($"/lib/modules/{Environment.OSVersion.Version}") && HasTool("modprobe");
+        || Directory.Exists($"/lib/modules/{Environment.OSVersion.Version}") && ToolLocator.Exists("modprobe");
 }
 
 /// <summary>A fact that needs mkfs.xfs and xfs_db (no root): offline image building and inspection.</summary>
@@ -37,7 +33,7 @@ public sealed class XfsRootFactAttribute : FactAttribute
 {
     public XfsRootFactAttribute()
     {
-        if (!XfsTestEnvironment.HasXfsTools || !XfsTestEnvironment.HasTool("xfs_io")) Skip = "needs xfsprogs (mkfs.xfs, xfs_db, xfs_io)";
+        if (!XfsTestEnvironment.HasXfsTools || !ToolLocator.Exists("xfs_io")) Skip = "needs xfsprogs (mkfs.xfs, xfs_db, xfs_io)";
         else if (!XfsTestEnvironment.IsRoot) Skip = "needs root for mount -o loop";
         else if (!File.Exists("/dev/loop-control")) Skip = "needs loop devices";
         else if (!XfsTestEnvironment.KernelHasXfs) Skip = "needs the kernel XFS driver";

@@ -92,10 +92,11 @@ public sealed class XfsV4Image : IDisposable
 
     public XfsV4Image() => _built = new(Build);
 
-    public string Dir { get; } = Directory.CreateTempSubdirectory("mountchain-xfs4-").FullName;
+    private readonly TempDirectory _temp = new("mountchain-xfs4");
+    public string Dir => _temp.Path;
     public (string Image, Dictionary<string, Expected> Truth) Built => _built.Value;
 
-    public void Dispose() => Directory.Delete(Dir, true);
+    public void Dispose() => _temp.Dispose();
 
     private (string Image, Dictionary<string, Expected> Truth) Build()
     {
@@ -153,8 +154,8 @@ public sealed class XfsV4Image : IDisposable
 
         string protoPath = Path.Combine(Dir, "proto"), image = Path.Combine(Dir, "v4.img");
         File.WriteAllText(protoPath, proto.ToString());
-        XfsProcess.Run("truncate", "-s", "320M", image); // mkfs refuses v4 file systems under 300 MB
-        XfsProcess.Run("mkfs.xfs", "-q", "-f", "-m", "crc=0", "-n", "ftype=0", "-L", "mcv4", "-p", protoPath, image);
+        ProcessRunner.Check("truncate", "-s", "320M", image); // mkfs refuses v4 file systems under 300 MB
+        ProcessRunner.Check("mkfs.xfs", "-q", "-f", "-m", "crc=0", "-n", "ftype=0", "-L", "mcv4", "-p", protoPath, image);
         return (image, truth);
     }
 }

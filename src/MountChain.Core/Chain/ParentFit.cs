@@ -1,0 +1,27 @@
+using MountChain.Core.Formats.Descriptor;
+
+namespace MountChain.Core.Chain;
+
+/// <summary>Whether a link may sit on another one (the answer of <see cref="ParentFit.Check"/>).</summary>
+public enum ParentFitResult
+{
+    /// <summary>Same capacity, parentCID equals the parent's CID.</summary>
+    Fits,
+    /// <summary>Same capacity; a CID is fffffffe, so the content link cannot be checked (§1.6).</summary>
+    Uncheckable,
+    /// <summary>The capacities differ (VMware: "capacity of each link is different", §10.2 item 8).</summary>
+    CapacityDiffers,
+    /// <summary>parentCID is not the parent's CID: the parent changed after the child was made (§10.2 item 7).</summary>
+    CidDiffers,
+}
+
+/// <summary>The one rule for "this link belongs on that parent" (format doc §1.6, §6.2): capacity first, then CID.</summary>
+public static class ParentFit
+{
+    public static ParentFitResult Check(long childSectors, uint childParentCid, long parentSectors, uint parentCid)
+    {
+        if (childSectors != parentSectors) return ParentFitResult.CapacityDiffers;
+        if (childParentCid == VmdkDescriptor.UncheckableCid || parentCid == VmdkDescriptor.UncheckableCid) return ParentFitResult.Uncheckable;
+        return childParentCid == parentCid ? ParentFitResult.Fits : ParentFitResult.CidDiffers;
+    }
+}

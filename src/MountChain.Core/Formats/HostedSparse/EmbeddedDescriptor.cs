@@ -1,0 +1,59 @@
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using MountChain.Core.Errors;
+
+namespace MountChain.Core.Formats.HostedSparse;
+
+/// <summary>
+/// The descriptor region inside a hosted sparse file: <c>descriptorSize</c> sectors at
+/// <c>descriptorOffset</c>, UTF-8 text padded with NULs (format doc §1.1, §2.1, §2.4). The one
+/// place that finds, reads and rewrites it.
+/// </summary>
+public static class EmbeddedDescriptor
+{
+    /// <summary>The parsed header when the file starts with "KDMV", else null (a text descriptor or another format).</summary>
+    public static SparseExtentHeader? TryReadHeader(SafeFileHandle handle, string path)
+    {
+        Span<byte> head = stackalloc byte[SparseHeaderLayout.Size];
+        if (RandomAccess.Read(handle, head, 0) < SparseHeaderLayout.Size || !SparseExtentHeader.HasMagic(head)) return null;
+        return SparseExtentHeader.Parse(head, path);
+    }
+
+    /// <summary>
+    /// The region's bytes, or null when the header names none (one extent of a split disk).
+    /// A region that does not lie inside the file is refused, naming the file and the fields.
+    /// </summary>
+    public static byte[]? ReadRegion(SafeFileHandle handle, SparseExtentHeader header, string path)
+    {
+        if (header.DescriptorOffset == 0) return null;
+        ulong length = (ulong)RandomAccess.GetLength(handle);
+        // Unsigned arithmetic: a 64-bit field read as a huge value must not wrap to a negative offset.
+        // descriptorSize is bounded by the header parser, so the sum cannot overflow here.
+        if (header.DescriptorOffset > length / Sector.Size || (header.DescriptorOffset + header.DescriptorSize) * Sector.Size > length)
+            throw new CorruptMetadataException(path, $"embedded descriptor (descriptorOffset {header.DescriptorOffset}, descriptorSize {header.DescriptorSize} sectors) lies past the end of the file");
+        var region = new byte[header.DescriptorSize * Sector.Size];
+        FileOpening.ReadExactly(handle, region, (long)header.DescriptorOffset * Sector.Size, path);
+        return region;
+    }
+
+    /// <summary>The text of a region: UTF-8 up to the first NUL.</summary>
+    public static string TextOf(byte[] region)
+    {
+        int nul = Array.IndexOf(region, (byte)0);
+        return Encoding.UTF8.GetString(region, 0, nul < 0 ? region.Length : nul);
+    }
+
+    /// <summary>The region holding <paramref name="text"/>, NUL-padded to the header's size; null when the text does not fit.</summary>
+    public static byte[]? TryEncode(string text, SparseExtentHeader header)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(text);
+        var region = new byte[header.DescriptorSize * Sector.Size];
+        if (bytes.Length > region.Length) return null;
+        bytes.CopyTo(region, 0);
+        return region;
+    }
+
+    /// <summary>Writes a region made by <see cref="TryEncode"/> in place (the caller orders barriers).</summary>
+    public static void Write(WritableFile file, SparseExtentHeader header, byte[] region) =>
+        file.Write(region, (long)header.DescriptorOffset * Sector.Size);
+}

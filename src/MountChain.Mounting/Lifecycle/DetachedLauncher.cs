@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace MountChain.Mounting.Lifecycle;
+
+/// <summary>
+/// The launcher's half of the detach protocol (<see cref="DetachedServer"/>): starts this very
+/// command again with <c>--foreground</c> in a detached server, relays its warnings, and returns once
+/// it is ready — or with its error once it has exited.
+/// </summary>
+public static class DetachedLauncher
+{
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(2);
+
+    /// <param name="Ready">The server mounted and serves.</param>
+    /// <param name="ExitCode">The server's exit status when it did not become ready.</param>
+    /// <param name="Errors">What the server printed on stderr when it did not become ready.</param>
+    /// <param name="NewRedoLog">A redo log the server created, when it did.</param>
+    public sealed record Outcome(bool Ready, int ExitCode, string Errors, string? NewRedoLog);
+
+    /// <summary>Starts the server and waits for its ready line; <paramref name="warn"/> receives each warning on the way.</summary>
+    public static Outcome Launch(string mountPoint, Action<string> warn)
+    {
+        using var child = Process.Start(ServerStartInfo()) ?? throw new IOException("cannot start the mount server");
+        child.StandardInput.Close();
+        var errors = child.StandardError.ReadToEndAsync();
+        var deadline = DateTime.UtcNow + StartTimeout;
+        string? redoLog = null;
+        while (ReadLine(child, mountPoint, deadline) is { } line)
+        {
+            if (line.StartsWith(DetachedServer.WarningPrefix, StringComparison.Ordinal))
+                warn(line[DetachedServer.WarningPrefix.Length..]);
+            else if (line.StartsWith(DetachedServer.RedoLogPrefix, StringComparison.Ordinal))
+                redoLog = line[DetachedServer.RedoLogPrefix.Length..];
+            else if (line == DetachedServer.ReadyLine)
+                return new Outcome(true, 0, "", redoLog);
+            else
+                break;
+        }
+        child.WaitForExit();
+        return new Outcome(false, child.ExitCode, errors.Result.Trim(), null);
+    }
+
+    /// <summary>This process's command line again, plus --foreground, in a detached server's environment.</summary>
+    private static ProcessStartInfo ServerStartInfo()
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // Under "dotnet mountchain.dll" the process is the host: name the assembly again.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+        foreach (var arg in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(arg);
+        psi.ArgumentList.Add("--foreground");
+        psi.Environment[DetachedServer.Variable] = "1";
+        return psi;
+    }
+
+    /// <summary>The server's next stdout line; null at its end. A server silent past the deadline is killed.</summary>
+    private static string? ReadLine(Process child, string mountPoint, DateTime deadline)
+    {
+        var next = child.StandardOutput.ReadLineAsync();
+        var remaining = deadline - DateTime.UtcNow;
+        if (remaining <= TimeSpan.Zero || !next.Wait(remaining))
+        {
+            child.Kill();
+            throw new IOException($"{mountPoint}: the mount server did not become ready in {StartTimeout.TotalSeconds:0} s");
+        }
+        return next.Result;
+    }
+}

@@ -1,0 +1,26 @@
+using System.Runtime.InteropServices;
+
+namespace MountChain.Mounting.Lifecycle;
+
+/// <summary>The few libc calls a mount server's life needs (session, standard streams, user).</summary>
+internal static partial class LibC
+{
+    private const string Library = "libc";
+
+    public const int ORdwr = 2;
+
+    [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
+    public static partial int SetSid();
+
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    public static partial uint GetEffectiveUid();
+
+    [LibraryImport(Library, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport(Library, EntryPoint = "dup2", SetLastError = true)]
+    public static partial int Dup2(int oldFd, int newFd);
+
+    [LibraryImport(Library, EntryPoint = "close")]
+    public static partial int Close(int fd);
+}
