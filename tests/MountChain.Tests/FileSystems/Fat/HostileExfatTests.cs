@@ -87,21 +87,6 @@ public sealed class HostileExfatTests : IDisposable
     }
 
     [FileSystemToolsFact("mkfs.exfat", "mount.exfat-fuse", "losetup", NeedsRootAndFuse = true)]
-    public void A_bad_set_checksum_or_name_hash_is_refused_naming_the_directory()
-    {
-        Fresh();
-        long at = FileEntryAt("/Outer/name.txt");
-        var b = ImageBytes.Read(Image, at + 8, 1);
-        ImageBytes.Write(Image, at + 8, [(byte)(b[0] ^ 1)]); // a timestamp bit: the set checksum no longer matches
-        AssertRefused(["exFAT p0", "directory /Outer", "SetChecksum mismatch"], "ls", Image, "p0:/Outer");
-        ImageBytes.Write(Image, at + 8, b);
-        ImageBytes.Write(Image, at + 64 + 2, [(byte)'N', 0]); // first name character, with the set checksum fixed
-        ImageBytes.FixSetChecksum(Image, at);
-        AssertRefused(["directory /Outer", "NameHash mismatch"], "ls", Image, "p0:/Outer");
-        AssertCorrupt("NameHash mismatch");
-    }
-
-    [FileSystemToolsFact("mkfs.exfat", "mount.exfat-fuse", "losetup", NeedsRootAndFuse = true)]
     public void A_bad_up_case_table_checksum_is_refused()
     {
         Fresh();
@@ -111,7 +96,7 @@ public sealed class HostileExfatTests : IDisposable
         long root = heap + (rootCluster - 2) * clusterSize;
         long upcase = Enumerable.Range(0, (int)(clusterSize / 32)).Select(i => root + i * 32L).First(p => ImageBytes.Read(Image, p, 1)[0] == 0x82);
         ImageBytes.PutU32(Image, upcase + 4, ImageBytes.U32(Image, upcase + 4) ^ 0x1000);
-        AssertRefused(["exFAT p0", "up-case table checksum mismatch"], "volumes", Image, "--json");
+        AssertRefused(["exFAT p0", "up-case table checksum mismatch"], "ls", Image, "p0:/");
     }
 
     [FileSystemToolsFact("mkfs.exfat", "mount.exfat-fuse", "losetup", NeedsRootAndFuse = true)]
