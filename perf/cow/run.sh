@@ -4,6 +4,9 @@
 #     mountchain bench-write --pattern random-new-grains  vs  qemu-img bench -w (step 64 KiB, flush interval 1)
 #  2. sequential 256 MiB write + one final flush (MB/s)
 #     mountchain bench-write --pattern sequential --block-size 1M  vs  qemu-img bench -w -s 1M
+#  3. the same random 4 KiB flush-each writes by 8 concurrent writers (group commit: syncs shared)
+#     mountchain bench-write --threads 8  vs  the single writer
+#  4. the disk's own limit: fio 4 KiB random pwrite + fdatasync after each, on a plain file
 # Usage: perf/cow/run.sh [work-dir]   (default: a temp dir under /var/tmp, i.e. a real disk, not tmpfs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,6 +28,12 @@ qemu-img bench -w -f vmdk -t none -c "$count" -d 1 -s 4K -S 64K --flush-interval
 t1=$(date +%s.%N)
 qemu_iops=$(python3 -c "print(round($count/($t1-$t0)))")
 
+mc create-child base.vmdk ours-rand8.vmdk >/dev/null
+ours8_iops=$(mc bench-write ours-rand8.vmdk --pattern random-new-grains --block-size 4K --count $((count / 8)) --flush-every 1 --threads 8 --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["iops"]))')
+fio_iops=$(fio --name=raw --filename="$work/raw.bin" --size=1G --rw=randwrite --bs=4k --ioengine=psync --fdatasync=1 \
+    --number_ios="$count" --output-format=terse --terse-version=3 2>/dev/null | awk -F';' '{ printf "%d", $49 }')
+rm -f "$work/raw.bin"
+
 mc create-child base.vmdk ours-seq.vmdk >/dev/null
 ours_mbs=$(mc bench-write ours-seq.vmdk --pattern sequential --block-size 1M --count 256 --json | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["mbPerSecond"]))')
 qemu-img create -f vmdk -b base.vmdk -F vmdk qemu-seq.vmdk >/dev/null
@@ -34,11 +43,13 @@ qemu-io -f vmdk -c flush qemu-seq.vmdk >/dev/null
 t1=$(date +%s.%N)
 qemu_mbs=$(python3 -c "print(round(256*1048576/($t1-$t0)/1e6))")
 
-for f in ours-rand.vmdk ours-seq.vmdk; do qemu-img check -f vmdk "$f" >/dev/null || { echo "qemu-img check failed on $f"; exit 1; }; done
-python3 - "$ours_iops" "$qemu_iops" "$ours_mbs" "$qemu_mbs" <<'PY'
+for f in ours-rand.vmdk ours-rand8.vmdk ours-seq.vmdk; do qemu-img check -f vmdk "$f" >/dev/null || { echo "qemu-img check failed on $f"; exit 1; }; done
+python3 - "$ours_iops" "$qemu_iops" "$ours_mbs" "$qemu_mbs" "$ours8_iops" "$fio_iops" <<'PY'
 import sys
-oi, qi, om, qm = map(float, sys.argv[1:])
+oi, qi, om, qm, o8, fi = map(float, sys.argv[1:])
 print(f"random 4 KiB into new grains, flush each: mountchain {oi:.0f} IOPS, qemu-img bench {qi:.0f} IOPS, ratio {oi/qi:.1f}x")
+print(f"  same, 8 concurrent writers:             mountchain {o8:.0f} IOPS, {o8/oi:.1f}x the single writer (target 3x)")
+print(f"  raw 4 KiB pwrite + fdatasync (fio):     {fi:.0f} IOPS; mountchain single writer at {oi/fi:.2f}x (target 0.8x)")
 print(f"sequential 256 MiB + final flush:        mountchain {om:.0f} MB/s, qemu-img bench {qm:.0f} MB/s, ratio {om/qm:.1f}x")
 PY
 [ -z "${1:-}" ] && rm -rf "$work"

@@ -1,77 +1,67 @@
-using System.Runtime.InteropServices;
+using MountChain.Fuse.Kernel;
 using MountChain.Fuse.Lifecycle;
-using MountChain.Mounting.Hosting;
 using MountChain.Mounting.Lifecycle;
-using MountChain.Fuse.Native;
 using MountChain.Mounting.Trees;
 
 namespace MountChain.Fuse.Hosting;
 
 /// <summary>
-/// One mounted <see cref="IFileTree"/>. <see cref="Mount"/> creates the libfuse session and the
-/// kernel mount (the directory shows the tree as soon as <see cref="Run"/> serves requests);
-/// <see cref="Run"/> serves requests on libfuse's multithreaded loop until the mount goes away;
-/// <see cref="RequestStop"/> (any thread, e.g. a SIGTERM handler) unmounts so the loop ends.
-/// libfuse's own signal handlers are not installed: .NET owns the process's signals.
+/// One mounted <see cref="IFileTree"/>. <see cref="Mount"/> makes the kernel mount through the
+/// chosen transport (the directory shows the tree as soon as <see cref="Run"/> serves requests);
+/// <see cref="Run"/> serves until the mount goes away; <see cref="RequestStop"/> (any thread,
+/// e.g. a SIGTERM handler) unmounts so that the loop ends.
 /// </summary>
-public sealed unsafe class FuseMount : IDisposable
+public sealed class FuseMount : IDisposable
 {
-    private readonly nint _fuse;
-    private readonly GCHandle _handlerHandle;
+    /// <summary>Environment override of <see cref="FuseTransport.Auto"/>: "uring", "kernel" or "libfuse".</summary>
+    public const string TransportVariable = "MOUNTCHAIN_FUSE_TRANSPORT";
+
+    private readonly IFuseSession _session;
     private readonly ManualResetEventSlim _finished = new(false);
     private int _runState; // 0 = not started, 1 = running, 2 = finished
-    private int _stopRequested;
-    private int _destroyed;
 
-    private FuseMount(nint fuse, GCHandle handlerHandle, string mountPoint, MountEntry? entry)
-    {
-        _fuse = fuse;
-        _handlerHandle = handlerHandle;
-        MountPoint = mountPoint;
-        ConnectionId = entry?.DeviceMinor;
-    }
+    private FuseMount(IFuseSession session) => _session = session;
 
-    public string MountPoint { get; }
+    public string MountPoint => _session.MountPoint;
 
     /// <summary>The kernel's FUSE connection number (/sys/fs/fuse/connections/N), when known.</summary>
-    public int? ConnectionId { get; }
+    public int? ConnectionId => _session.ConnectionId;
+
+    /// <summary>"io_uring" or "kernel" (our protocol on /dev/fuse, over io_uring or a read/write loop), or "libfuse".</summary>
+    public string Transport => _session.TransportName;
 
     /// <summary>The loop's return value once <see cref="Run"/> has finished.</summary>
     public int ExitStatus { get; private set; }
 
-    public static bool IsSupported => OperatingSystem.IsLinux() && File.Exists("/dev/fuse") && LibFuse.IsAvailable();
+    public static bool IsSupported =>
+        OperatingSystem.IsLinux() && File.Exists("/dev/fuse") && (KernelFuseSession.CanMount || LibFuseSession.IsAvailable);
+
+    /// <summary>The transport <see cref="FuseTransport.Auto"/> resolves to here and now.</summary>
+    public static FuseTransport Resolve(FuseTransport requested)
+    {
+        if (requested != FuseTransport.Auto) return requested;
+        var forced = Environment.GetEnvironmentVariable(TransportVariable);
+        if (string.Equals(forced, "libfuse", StringComparison.OrdinalIgnoreCase)) return FuseTransport.LibFuse;
+        if (string.Equals(forced, "kernel", StringComparison.OrdinalIgnoreCase)) return FuseTransport.Kernel;
+        if (string.Equals(forced, "uring", StringComparison.OrdinalIgnoreCase)) return FuseTransport.IoUring;
+        return KernelFuseSession.CanMount ? FuseTransport.IoUring : FuseTransport.LibFuse;
+    }
 
     public static FuseMount Mount(IFileTree tree, string mountPoint, FuseMountOptions? options = null)
     {
         options ??= new FuseMountOptions();
         mountPoint = Path.TrimEndingDirectorySeparator(Path.GetFullPath(mountPoint));
         CheckMountPoint(mountPoint);
-        if (!LibFuse.IsAvailable())
-            throw new IOException($"{LibFuse.Library} not found (install the fuse3 package)");
-        FuseLog.Install();
-        FuseLog.TakeLast();
-
-        var handler = new FuseRequestHandler(tree, options);
-        var handlerHandle = GCHandle.Alloc(handler);
-        nint fuse = 0;
-        try
+        var transport = Resolve(options.Transport);
+        IFuseSession session = transport switch
         {
-            fuse = NewSession(tree, options, handlerHandle);
-            var mp = Utf8(mountPoint);
-            try
-            {
-                if (LibFuse.Mount(fuse, mp) != 0)
-                    throw new IOException($"{mountPoint}: cannot mount: {FuseLog.TakeLast() ?? "fuse_mount failed"}");
-            }
-            finally { NativeMemory.Free(mp); }
-            return new FuseMount(fuse, handlerHandle, mountPoint, MountTable.Find(mountPoint));
-        }
-        catch
-        {
-            if (fuse != 0) LibFuse.Destroy(fuse);
-            handlerHandle.Free();
-            throw;
-        }
+            FuseTransport.Kernel or FuseTransport.IoUring when !KernelFuseSession.CanMount =>
+                throw new IOException($"{mountPoint}: our FUSE transport needs root (mount(2)); use the libfuse transport"),
+            FuseTransport.Kernel or FuseTransport.IoUring =>
+                KernelFuseSession.Mount(tree, mountPoint, options, wantIoUring: transport == FuseTransport.IoUring),
+            _ => LibFuseSession.Mount(tree, mountPoint, options),
+        };
+        return new FuseMount(session);
     }
 
     /// <summary>Serves requests on the calling thread until the file system is unmounted or stopped, then releases the session.</summary>
@@ -81,21 +71,10 @@ public sealed unsafe class FuseMount : IDisposable
             throw new InvalidOperationException("the mount is already running");
         try
         {
-            nint config = LibFuse.LoopConfigCreate();
-            try
-            {
-                var options = ((FuseRequestHandler)_handlerHandle.Target!).Options;
-                // One /dev/fuse descriptor per thread: no contention on a single fd's queue.
-                LibFuse.LoopConfigSetCloneFd(config, 1);
-                LibFuse.LoopConfigSetMaxThreads(config, (uint)options.MaxThreads);
-                LibFuse.LoopConfigSetIdleThreads(config, (uint)options.MaxIdleThreads);
-                ExitStatus = LibFuse.LoopMultiThreaded(_fuse, config);
-            }
-            finally { LibFuse.LoopConfigDestroy(config); }
+            ExitStatus = _session.Run();
         }
         finally
         {
-            Teardown();
             Volatile.Write(ref _runState, 2);
             _finished.Set();
         }
@@ -114,15 +93,7 @@ public sealed unsafe class FuseMount : IDisposable
     /// Asks the loop to end by unmounting. A busy mount (open files, a loop device on disk.raw) is
     /// detached lazily and, for root, its connection aborted so that the server can exit.
     /// </summary>
-    public void RequestStop()
-    {
-        if (Interlocked.Exchange(ref _stopRequested, 1) != 0) return;
-        var result = Unmounter.Unmount(MountPoint, lazy: false);
-        if (result.Outcome is UnmountOutcome.Unmounted or UnmountOutcome.NotMounted) return;
-        LibFuse.Exit(_fuse);
-        Unmounter.Unmount(MountPoint, lazy: true);
-        if (ConnectionId is int id) Unmounter.AbortConnection(id);
-    }
+    public void RequestStop() => _session.RequestStop();
 
     public bool WaitForExit(TimeSpan timeout) => _finished.Wait(timeout);
 
@@ -131,57 +102,12 @@ public sealed unsafe class FuseMount : IDisposable
         if (Volatile.Read(ref _runState) == 0 && Interlocked.CompareExchange(ref _runState, 2, 0) == 0)
         {
             // Mounted but never served: nothing else can be using the session.
-            Teardown();
+            _session.Abandon();
             _finished.Set();
             return;
         }
         RequestStop();
         _finished.Wait();
-    }
-
-    private void Teardown()
-    {
-        if (Interlocked.Exchange(ref _destroyed, 1) != 0) return;
-        LibFuse.Unmount(_fuse);
-        LibFuse.Destroy(_fuse);
-        _handlerHandle.Free();
-    }
-
-    private static nint NewSession(IFileTree tree, FuseMountOptions options, GCHandle handlerHandle)
-    {
-        var mountOptions = new List<string>
-        {
-            "fsname=" + options.SourceName.Replace(",", "_").Replace("\\", "_"),
-            "subtype=mountchain",
-            // Must match conn->max_read set in init (see FuseCallbacks.Init).
-            "max_read=" + options.MaxRead,
-            // The kernel checks permissions from our modes: no access() round trips.
-            "default_permissions",
-        };
-        if (!tree.CanWrite) mountOptions.Add("ro");
-        if (options.AllowOther) mountOptions.Add("allow_other");
-        string[] argv = ["mountchain", "-o", string.Join(',', mountOptions)];
-
-        var strings = new byte*[argv.Length + 1];
-        try
-        {
-            for (int i = 0; i < argv.Length; i++) strings[i] = Utf8(argv[i]);
-            fixed (byte** argvPointer = strings)
-            {
-                var args = new FuseArgs { Argc = argv.Length, Argv = argvPointer, Allocated = 0 };
-                var ops = FuseCallbacks.Table();
-                nint fuse = LibFuse.New(&args, &ops, (nuint)sizeof(FuseOperations), GCHandle.ToIntPtr(handlerHandle));
-                // fuse_new may have replaced argv by a copy it allocated; that copy is freed here, ours below.
-                LibFuse.FreeArgs(&args);
-                if (fuse == 0)
-                    throw new IOException($"cannot start FUSE: {FuseLog.TakeLast() ?? "fuse_new failed"}");
-                return fuse;
-            }
-        }
-        finally
-        {
-            foreach (var s in strings) if (s != null) NativeMemory.Free(s);
-        }
     }
 
     private static void CheckMountPoint(string mountPoint)
@@ -197,14 +123,5 @@ public sealed unsafe class FuseMount : IDisposable
         }
         if (MountTable.Find(mountPoint) is { FileSystemType: var type } && type.StartsWith("fuse", StringComparison.Ordinal))
             throw new IOException($"{mountPoint}: already a FUSE mount point ({type}); run 'mountchain unmount {mountPoint}' first");
-    }
-
-    private static byte* Utf8(string s)
-    {
-        int n = System.Text.Encoding.UTF8.GetByteCount(s);
-        var p = (byte*)NativeMemory.Alloc((nuint)n + 1);
-        System.Text.Encoding.UTF8.GetBytes(s, new Span<byte>(p, n));
-        p[n] = 0;
-        return p;
     }
 }

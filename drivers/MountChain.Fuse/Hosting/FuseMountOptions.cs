@@ -27,6 +27,9 @@ public sealed record FuseMountOptions
     /// <summary>Name shown in /proc/mounts and df (fsname=).</summary>
     public string SourceName { get; init; } = "mountchain";
 
+    /// <summary>Our own /dev/fuse protocol or libfuse's loop (see <see cref="FuseTransport"/>).</summary>
+    public FuseTransport Transport { get; init; } = FuseTransport.Auto;
+
     /// <summary>Write unexpected I/O errors here (null: keep quiet).</summary>
     public TextWriter? ErrorLog { get; init; }
 }
