@@ -21,7 +21,7 @@ public sealed record VolumeInfo(Partition Partition, DetectedFileSystem FileSyst
     public bool IsContainer => Partition.IsExtendedContainer && LogicalVolume == null || FileSystem.Kind == "LVM2_member";
 
     public IBlockDevice OpenDevice(IBlockDevice disk) =>
-        LogicalVolume?.OpenDevice(disk) ?? (IBlockDevice)new VolumeDevice(disk, Partition.Offset, Partition.Length);
+        LogicalVolume?.OpenDevice(disk) ?? (IBlockDevice)new VolumeDevice(disk, Partition.Offset, Partition.Length) { Name = Partition.Name };
 }
 
 /// <summary>A file system opened on one volume; disposing closes the file system (not the disk).</summary>
@@ -44,7 +44,7 @@ public static class DiskVolumes
         var result = new List<VolumeInfo>();
         foreach (var p in table.Partitions)
         {
-            var fs = p.IsExtendedContainer ? new DetectedFileSystem("extended", "") : FileSystemDetector.Detect(new VolumeDevice(disk, p.Offset, p.Length));
+            var fs = p.IsExtendedContainer ? new DetectedFileSystem("extended", "") : FileSystemDetector.Detect(new VolumeDevice(disk, p.Offset, p.Length) { Name = p.Name });
             result.Add(new VolumeInfo(p, fs));
         }
         var pvs = result.Where(v => v.FileSystem.Kind == "LVM2_member").Select(v => v.Partition).ToList();

@@ -17,6 +17,8 @@ public static class FileSystemRegistry
         ["ext2"] = volume => Ext.ExtFileSystem.Open(volume),
         ["ext3"] = volume => Ext.ExtFileSystem.Open(volume),
         ["ext4"] = volume => Ext.ExtFileSystem.Open(volume),
+        [Fat.FatFileSystem.KindName] = volume => new Fat.FatFileSystem(volume),
+        [Exfat.ExfatFileSystem.KindName] = volume => new Exfat.ExfatFileSystem(volume),
     };
 
     private static readonly Lock Gate = new();

@@ -37,7 +37,7 @@ public static class FileSystemDetector
         if (h.Slice(3, 8).SequenceEqual("NTFS    "u8))
             return new DetectedFileSystem("ntfs", NtfsLabel(volume));
         if (h.Slice(3, 8).SequenceEqual("EXFAT   "u8))
-            return new DetectedFileSystem("exfat", "");
+            return new DetectedFileSystem("exfat", ReaderLabel(() => new Exfat.ExfatFileSystem(volume).Label) ?? "");
         if (h[..4].SequenceEqual("XFSB"u8))
             return new DetectedFileSystem("xfs", Ascii(h.Slice(108, 12)));
         if (n >= 2048 && BinaryPrimitives.ReadUInt16LittleEndian(h[(1024 + 56)..]) == 0xEF53)
@@ -51,9 +51,9 @@ public static class FileSystemDetector
             return new DetectedFileSystem(kind, Ascii(h.Slice(1024 + 120, 16)), note);
         }
         if (h.Slice(0x52, 5).SequenceEqual("FAT32"u8))
-            return new DetectedFileSystem("vfat", FatLabel(h.Slice(0x47, 11)));
+            return new DetectedFileSystem("vfat", ReaderLabel(() => new Fat.FatFileSystem(volume).Label) ?? FatLabel(h.Slice(0x47, 11)));
         if (h.Slice(0x36, 5).SequenceEqual("FAT12"u8) || h.Slice(0x36, 5).SequenceEqual("FAT16"u8))
-            return new DetectedFileSystem("vfat", FatLabel(h.Slice(0x2B, 11)));
+            return new DetectedFileSystem("vfat", ReaderLabel(() => new Fat.FatFileSystem(volume).Label) ?? FatLabel(h.Slice(0x2B, 11)));
         if (n >= 4096 && (h.Slice(4096 - 10, 10).SequenceEqual("SWAPSPACE2"u8) || h.Slice(4096 - 10, 10).SequenceEqual("SWAP-SPACE"u8)))
             return new DetectedFileSystem("swap", Ascii(h.Slice(1024 + 28, 16)));
         // LVM2 label: "LABELONE" in one of the first four sectors, "LVM2 001" at +24.
@@ -71,6 +71,13 @@ public static class FileSystemDetector
             return fs.Label;
         }
         catch (IOException) { return ""; }
+    }
+
+    /// <summary>The label a reader finds (FAT and exFAT keep it in the root directory), or null when the volume cannot be opened.</summary>
+    private static string? ReaderLabel(Func<string> read)
+    {
+        try { return read(); }
+        catch (IOException) { return null; }
     }
 
     private static string FatLabel(ReadOnlySpan<byte> raw)

@@ -22,6 +22,8 @@ public sealed class VolumeDevice : IBlockDevice
 
     public long Length { get; }
     public bool CanWrite => false;
+    /// <summary>How errors name this volume ("p1"), or empty.</summary>
+    public string Name { get; init; } = "";
 
     public void Read(Span<byte> buffer, long offset)
     {

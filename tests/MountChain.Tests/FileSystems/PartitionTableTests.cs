@@ -58,10 +58,11 @@ public sealed class PartitionTableTests : IDisposable
         Assert.Equal(("swap", "swappy"), Fs(vols[2]));
         Assert.Equal(("vfat", "FATVOL"), Fs(vols[3]));
         Assert.Equal("first", vols[0].GetProperty("partitionLabel").GetString());
-        // NTFS and ext4 are readable: files-hash needs --partition and names both; swap cannot be listed.
+        // NTFS, ext4 and FAT are readable: files-hash needs --partition and names them; swap cannot be listed.
         var hash = MountChainCli.Run("files-hash", Disk);
         Assert.Equal(2, hash.ExitCode);
         Assert.Contains("p1, p2", hash.Stderr);
+        Assert.Equal(0, MountChainCli.Run("files-hash", Disk, "--partition", "4").ExitCode);
         Assert.Equal(0, MountChainCli.Run("ls", Disk, "p2:/").ExitCode);
         var r = MountChainCli.Run("ls", Disk, "p3:/");
         Assert.Equal(1, r.ExitCode);
