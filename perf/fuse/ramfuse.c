@@ -111,7 +111,16 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 	fuse_reply_buf(req, buf, used);
 }
 
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* 1 MiB requests, as mountchain asks for (libfuse insists this equals -o max_read). */
+	conn->max_read = 1048576;
+	conn->max_write = 1048576;
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
 	.lookup = op_lookup,
 	.getattr = op_getattr,
 	.open = op_open,

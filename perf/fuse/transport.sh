@@ -79,7 +79,7 @@ for _ in $(seq 500); do [ -e "$WORK/mnt-ram/disk.raw" ] && break; sleep 0.01; do
 measure "ramfuse" "$WORK/mnt-ram/disk.raw"
 umount "$WORK/mnt-ram"; wait "$RAM_PID" 2>/dev/null || true; RAM_PID=""
 
-for transport in kernel libfuse; do
+for transport in uring kernel libfuse; do
     for source in raw $DEPTHS; do
         if [ "$source" = raw ]; then file="$WORK/disk.img"; label="mountchain $transport raw"
         else file="$WORK/c$source.vmdk"; label="mountchain $transport vmdk d$source"; fi
