@@ -89,6 +89,9 @@ public sealed class SparseSectors
 
     public void Set(long sector, byte[] data) => _sectors[sector] = data;
 
+    /// <summary>The sectors the image stores (its non-zero ones when packed from a real image).</summary>
+    public IEnumerable<long> StoredSectorNumbers() => _sectors.Keys.Where(s => s < LengthSectors).Order();
+
     /// <summary>Copies bytes at <paramref name="offset"/>; unstored sectors read as zeros.</summary>
     public void Read(Span<byte> buffer, long offset)
     {
@@ -105,11 +108,11 @@ public sealed class SparseSectors
     }
 
     /// <summary>Writes the image as a sparse file (holes where no sector is stored), for parsers that open files.</summary>
-    public void WriteTo(string path)
+    public void WriteTo(string path, IReadOnlyDictionary<long, byte[]>? replaced = null)
     {
         using var handle = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
         RandomAccess.SetLength(handle, Length);
         foreach (var (sector, data) in _sectors)
-            if (sector < LengthSectors) RandomAccess.Write(handle, data, sector * SparseImage.SectorSize);
+            if (sector < LengthSectors) RandomAccess.Write(handle, replaced?.GetValueOrDefault(sector) ?? data, sector * SparseImage.SectorSize);
     }
 }

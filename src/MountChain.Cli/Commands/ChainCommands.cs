@@ -46,7 +46,12 @@ public static class ChainCommands
                 chain.Warnings.Count == 0 ? null : chain.Warnings);
             if (parse.GetValue(JsonOption)) Json.Write(info);
             else PrintInfo(info);
-            return ok ? ExitCodes.Success : ExitCodes.InputProblem;
+            if (ok) return ExitCodes.Success;
+            // Exit 1 always comes with its one line on stderr, also when the report itself went to stdout.
+            var bad = links.First(l => l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
+            string problem = bad.Validation["corrupt".Length..].TrimStart(':', ' ');
+            Console.Error.WriteLine($"mountchain: {(problem.Contains(bad.File, StringComparison.Ordinal) ? problem : $"{bad.File}: {problem}")}");
+            return ExitCodes.InputProblem;
         });
         return command;
     }

@@ -18,7 +18,10 @@ public static class VmInfoCommand
         var info = new VmInfo(vmx.Path, vmx.DisplayName, db?.Path, db?.CurrentUid, db?.NeedConsolidate ?? false, snapshots, disks);
         if (json) Json.Write(info);
         else Print(info);
-        return disks.All(d => d.Error is null) ? ExitCodes.Success : ExitCodes.InputProblem;
+        if (disks.FirstOrDefault(d => d.Error is not null) is not { } bad) return ExitCodes.Success;
+        // Exit 1 comes with its one line on stderr (the report above went to stdout).
+        Console.Error.WriteLine($"mountchain: {(bad.Error!.Contains(bad.FullPath, StringComparison.Ordinal) ? bad.Error : $"{bad.FullPath}: {bad.Error}")}");
+        return ExitCodes.InputProblem;
     }
 
     private static IEnumerable<SnapshotInfo> Flatten(SnapshotDatabase db, int? parent, int depth)

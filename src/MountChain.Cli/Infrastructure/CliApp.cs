@@ -25,6 +25,7 @@ public static class CliApp
 
     public static int Run(string[] args)
     {
+        InputFile = null;
         var root = BuildRoot();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -45,6 +46,12 @@ public static class CliApp
         }
     }
 
+    /// <summary>
+    /// The disk file the command opened (set by <see cref="DiskSource"/>): errors raised inside it,
+    /// by the partition, LVM and file-system readers that see only a device, are reported naming it.
+    /// </summary>
+    public static string? InputFile { get; set; }
+
     /// <summary>Prints one line naming the file and the problem; the exit code says whose fault it is.</summary>
     public static int Report(Exception e, bool debug)
     {
@@ -60,7 +67,7 @@ public static class CliApp
             FileNotFoundException f => $"{f.FileName ?? "file"}: no such file",
             DirectoryNotFoundException => e.Message,
             UnauthorizedAccessException => e.Message,
-            IOException => e.Message,
+            IOException => NameInputFile(e.Message),
             UsageException => e.Message,
             _ => $"internal error: {e.GetType().Name}: {e.Message}",
         };
@@ -68,6 +75,9 @@ public static class CliApp
         if (debug) Console.Error.WriteLine(e.ToString());
         return code;
     }
+
+    private static string NameInputFile(string message) =>
+        InputFile is { } file && !message.Contains(file, StringComparison.Ordinal) ? $"{file}: {message}" : message;
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 }

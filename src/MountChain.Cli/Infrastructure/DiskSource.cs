@@ -58,6 +58,7 @@ public sealed class DiskSource
     {
         var options = ChainOptions(parse);
         var (path, selector) = Target(parse, options);
+        CliApp.InputFile = path;
         return OpenedDisk.Open(path, selector, options);
     }
 
@@ -89,6 +90,7 @@ public sealed class DiskSource
             throw new UsageException("--ignore-cid is a read-only override; it cannot be combined with --write");
         var options = ChainOptions(parse);
         var (path, selector) = Target(parse, options);
+        CliApp.InputFile = path;
         return OpenedDisk.OpenWritable(path, selector, options, redo?.FullName);
     }
 }

@@ -87,7 +87,7 @@ public sealed class VmwareDictionary
             Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
             return Encoding.GetEncoding(name).GetString(bytes);
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException) // unknown name; UTF-7 is disabled in .NET
         {
             throw new UnsupportedFeatureException(path, $".encoding '{name}' is not supported");
         }

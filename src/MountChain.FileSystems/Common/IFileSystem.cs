@@ -65,3 +65,9 @@ public sealed record FsEntry
 
 /// <summary>The file system's structures are inconsistent; the message names the structure.</summary>
 public sealed class FileSystemCorruptException(string message) : IOException(message);
+
+/// <summary>
+/// A consistent file system uses a feature we do not read (an XFS realtime file, ext bigalloc): an
+/// input problem like corruption (exit 1, design.md rule 6), reported as "not supported" by mounts.
+/// </summary>
+public sealed class FileSystemUnsupportedException(string message) : IOException(message);

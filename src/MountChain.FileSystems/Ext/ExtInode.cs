@@ -64,6 +64,10 @@ internal sealed class ExtInode
         if (sb.HugeFile && (flags & FlagHugeFile) != 0) blocks <<= sb.BlockLog - 9;
         long size = (long)(U32(b, 0x4) | (ulong)U32(b, 0x6C) << 32);
         if (size < 0) throw new FileSystemCorruptException($"ext inode {number}: size {(ulong)size} is absurd");
+        // Logical block numbers are 32-bit (extent trees and block maps alike): no file is larger.
+        // Without this a hostile size (2^47) makes files-hash read "holes" for days.
+        if (size > (1L << 32) << sb.BlockLog)
+            throw new FileSystemCorruptException($"ext inode {number}: size {size} exceeds the largest ext file ({(1L << 32) << sb.BlockLog} bytes with {sb.BlockSize}-byte blocks)");
         return new ExtInode
         {
             Number = number,

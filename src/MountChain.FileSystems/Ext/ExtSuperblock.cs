@@ -83,8 +83,8 @@ internal sealed class ExtSuperblock
         var incompat = rev == 0 ? 0 : (ExtIncompat)U32(sb, 0x60);
         var roCompat = rev == 0 ? 0 : (ExtRoCompat)U32(sb, 0x64);
         var unknown = incompat & ~Understood;
-        if (unknown != 0) throw new NotSupportedException($"ext superblock: incompatible features 0x{(uint)unknown:x} are not supported (e.g. encryption, compression, external journal device)");
-        if ((roCompat & ExtRoCompat.BigAlloc) != 0) throw new NotSupportedException("ext superblock: bigalloc (cluster allocation) is not supported");
+        if (unknown != 0) throw new FileSystemUnsupportedException($"ext superblock: incompatible features 0x{(uint)unknown:x} are not supported (e.g. encryption, compression, external journal device)");
+        if ((roCompat & ExtRoCompat.BigAlloc) != 0) throw new FileSystemUnsupportedException("ext superblock: bigalloc (cluster allocation) is not supported");
         bool is64 = (incompat & ExtIncompat.Is64Bit) != 0;
         long blocks = U32(sb, 0x4) | (is64 ? (long)U32(sb, 0x150) << 32 : 0);
         uint firstData = U32(sb, 0x14), bpg = U32(sb, 0x20), ipg = U32(sb, 0x28), inodes = U32(sb, 0x0);

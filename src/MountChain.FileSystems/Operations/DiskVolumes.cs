@@ -84,9 +84,9 @@ public static class DiskVolumes
         var factory = FileSystemRegistry.Find(info.FileSystem.Kind)
             ?? throw new IOException($"{info.Name}: file system '{info.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
         var device = info.OpenDevice(disk);
-        try { return new OpenedVolume(info, device, factory(device)); }
+        try { return new OpenedVolume(info, device, new VolumeErrorNaming(factory(device), info.Name)); }
         catch (FileSystemCorruptException e) { throw new FileSystemCorruptException($"{info.Name}: {e.Message}"); }
-        catch (NotSupportedException e) { throw new NotSupportedException($"{info.Name}: {e.Message}", e); }
+        catch (FileSystemUnsupportedException e) { throw new FileSystemUnsupportedException($"{info.Name}: {e.Message}"); }
     }
 
     /// <summary>"3" → "p3", "P3/vg0-root" → "p3/vg0-root".</summary>

@@ -110,6 +110,9 @@ internal sealed class XfsBlockMapReader(XfsSuperblock sb, XfsMetadataReader meta
         {
             if (e.BlockCount == 0) throw Corrupt(inode, $"empty extent at file block {e.FileBlock}");
             if (e.FileBlock < previousEnd) throw Corrupt(inode, $"extent at file block {e.FileBlock} overlaps or is out of order");
+            // 54-bit file block numbers: the byte offset must still fit a file offset (2^63 - 1).
+            if (e.FileBlockEnd > (ulong)(long.MaxValue >> sb.BlockLog))
+                throw Corrupt(inode, $"extent at file block {e.FileBlock}+{e.BlockCount} ends beyond the largest file offset");
             if (!sb.TryGetBlockAddress(e.StartBlock, e.BlockCount, out _))
                 throw Corrupt(inode, $"extent {e.StartBlock}+{e.BlockCount} lies outside the file system");
             previousEnd = e.FileBlockEnd;

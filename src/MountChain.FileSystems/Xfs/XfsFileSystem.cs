@@ -138,7 +138,7 @@ public sealed class XfsFileSystem : IFileSystem
         var inode = Resolve(entry).Inode;
         if (inode.IsDirectory) throw new IOException($"{entry.Path}: is a directory");
         if (!inode.IsRegular) return 0;
-        if (inode.IsRealtime) throw new NotSupportedException($"{entry.Path}: files on an XFS realtime device are not supported");
+        if (inode.IsRealtime) throw new FileSystemUnsupportedException($"{entry.Path}: files on an XFS realtime device are not supported (XFS inode {inode.Number})");
         switch (inode.Format)
         {
             case XfsForkFormat.Extents or XfsForkFormat.Btree:

@@ -36,7 +36,7 @@ public static class FileTreeErrors
         FileTreeException f => f.Error,
         ReadOnlyDeviceException => FileTreeError.ReadOnly,
         ArgumentException => FileTreeError.InvalidArgument,
-        NotSupportedException or NotImplementedException => FileTreeError.NotSupported,
+        NotSupportedException or NotImplementedException or FileSystems.Common.FileSystemUnsupportedException => FileTreeError.NotSupported,
         UnauthorizedAccessException => FileTreeError.NotPermitted,
         FileNotFoundException or DirectoryNotFoundException => FileTreeError.NotFound,
         _ => FileTreeError.IoError,

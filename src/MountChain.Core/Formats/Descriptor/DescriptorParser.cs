@@ -116,7 +116,7 @@ public static class DescriptorParser
             System.Text.Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
             return System.Text.Encoding.GetEncoding(name).GetString(bytes);
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException) // unknown name; UTF-7 is disabled in .NET
         {
             throw new UnsupportedFeatureException(file, $"descriptor encoding '{name}' is not supported");
         }
