@@ -66,7 +66,7 @@ internal sealed class ExtInode
         if (size < 0) throw new FileSystemCorruptException($"ext inode {number}: size {(ulong)size} is absurd");
         // Logical block numbers are 32-bit (extent trees and block maps alike): no file is larger.
         // Without this a hostile size (2^47) makes files-hash read "holes" for days.
-        if (size > (1L << 32) << sb.BlockLog)
+        if (size > (1L << 32) << sb.BlockLog && (U16(b, 0x0) & 0xF000) != 0x4000) // directories have their own bound (ExtDirectoryReader)
             throw new FileSystemCorruptException($"ext inode {number}: size {size} exceeds the largest ext file ({(1L << 32) << sb.BlockLog} bytes with {sb.BlockSize}-byte blocks)");
         return new ExtInode
         {

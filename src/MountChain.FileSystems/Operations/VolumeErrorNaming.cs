@@ -6,7 +6,8 @@ namespace MountChain.FileSystems.Operations;
 /// Wraps an opened file system so that every input error it raises names the volume and the path
 /// being read ("p2:/etc/passwd: XFS inode 131: ..."), whichever reader raised it: the readers name
 /// the structure, only the caller knows the volume (design.md rule 6). Exception types are kept,
-/// so callers (the CLI's exit codes, the FUSE tree's errno) classify them as before.
+/// so callers (the CLI's exit codes, the FUSE tree's errno) classify them as before. Every member of
+/// <see cref="IFileSystem"/>, default ones included, must be forwarded here (VolumeErrorNamingTests checks).
 /// </summary>
 public sealed class VolumeErrorNaming(IFileSystem inner, string volume) : IFileSystem
 {
@@ -19,6 +20,7 @@ public sealed class VolumeErrorNaming(IFileSystem inner, string volume) : IFileS
     public FsEntry? Lookup(string path) => Named(path, () => Inner.Lookup(path));
     public string ReadLink(FsEntry entry) => Named(entry.Path, () => Inner.ReadLink(entry));
     public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => Named(entry.Path, () => Inner.GetAllocatedRanges(entry));
+    public IReadOnlyList<(string Name, byte[] Value)>? GetExtendedAttributes(FsEntry entry) => Named(entry.Path, () => Inner.GetExtendedAttributes(entry));
 
     public int Read(FsEntry entry, Span<byte> buffer, long offset)
     {
