@@ -110,10 +110,16 @@ public sealed class CowdExtent : IExtent
 
     private void LoadTable(long index, uint[] table)
     {
+        ReadTableEntries(index, table);
+        CheckTable(index, table);
+    }
+
+    /// <summary>Grain table <paramref name="index"/> as stored (host order), unchecked: for `check`, which reports every bad entry.</summary>
+    internal void ReadTableEntries(long index, uint[] table)
+    {
         FileOpening.ReadExactly(Handle!, MemoryMarshal.AsBytes(table.AsSpan()), (long)_gd[index] * 512, FilePath!);
         if (!BitConverter.IsLittleEndian)
             for (int i = 0; i < table.Length; i++) table[i] = BinaryPrimitives.ReverseEndianness(table[i]);
-        CheckTable(index, table);
     }
 
     /// <summary>Hazards 1–3 of format doc §10.2 for one table: past EOF, inside metadata or a table, overlapping grains.</summary>
@@ -125,19 +131,32 @@ public sealed class CowdExtent : IExtent
         {
             uint e = table[i];
             if (e == 0) continue;
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} is set ({e}) but lies past the capacity");
-            if (e < Header.MetadataEndSector)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the header or the directory");
-            long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
-            if ((long)e * 512 + grainSectors * 512 > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, past the end of the {_fileLength}-byte file");
-            if (HitsTable(e, grainSectors) is uint gt)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the grain table at sector {gt}");
+            if (EntryProblem(e, firstGrain + i) is { } problem)
+                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} {problem}");
             allocated++;
         }
         if (allocated > 1) CheckNoOverlap(index, table, allocated);
+    }
+
+    /// <summary>
+    /// Null when entry <paramref name="e"/> of grain <paramref name="grain"/> is valid, else what is wrong
+    /// (§10.2 items 1–2): set past the capacity, inside the header or directory, past the end of the
+    /// file, or on a grain table. The one rule of the reader and of `check`.
+    /// </summary>
+    public string? EntryProblem(uint e, long grain)
+    {
+        if (e == 0) return null;
+        long grainStart = grain * GrainSectors;
+        if (grainStart >= Sectors)
+            return $"is set ({e}) but lies past the capacity";
+        if (e < Header.MetadataEndSector)
+            return $"points at sector {e}, inside the header or the directory";
+        long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
+        if ((long)e * 512 + grainSectors * 512 > _fileLength)
+            return $"points at sector {e}, past the end of the {_fileLength}-byte file";
+        if (HitsTable(e, grainSectors) is uint gt)
+            return $"points at sector {e}, inside the grain table at sector {gt}";
+        return null;
     }
 
     /// <summary>The grain table whose 32 sectors [s, s+32) meet [sector, sector+count), or null.</summary>

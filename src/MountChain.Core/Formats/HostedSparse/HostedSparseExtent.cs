@@ -73,6 +73,11 @@ public sealed class HostedSparseExtent : IExtent
 
     public bool IsCompressed => Header.IsCompressed;
 
+    /// <summary>The table rules this reader enforces (for `check`, which applies them to every entry).</summary>
+    internal HostedTableRules Rules => _rules;
+
+    public long FileLength => _fileLength;
+
     /// <summary>Number of grain tables (GD entries).</summary>
     public long GrainTableCount => _gd.Length;
 

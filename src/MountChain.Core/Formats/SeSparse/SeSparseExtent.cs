@@ -135,11 +135,19 @@ public sealed class SeSparseExtent : IExtent
 
     private void LoadTable(long index, ulong[] table)
     {
-        long sector = (long)Header.GrainTablesOffset + (_gd[index] - 1L) * (long)L.RequiredGrainTableSize;
-        FileOpening.ReadExactly(Handle!, MemoryMarshal.AsBytes(table.AsSpan()), sector * 512, FilePath!);
+        ReadTableEntries(index, table);
+        CheckTable(index, table);
+    }
+
+    /// <summary>Byte offset of grain table <paramref name="index"/> in the file (its GD entry must be set).</summary>
+    public long TableOffset(long index) => ((long)Header.GrainTablesOffset + (_gd[index] - 1L) * (long)L.RequiredGrainTableSize) * 512;
+
+    /// <summary>Grain table <paramref name="index"/> as stored (host order), unchecked: for `check`, which reports every bad entry.</summary>
+    internal void ReadTableEntries(long index, ulong[] table)
+    {
+        FileOpening.ReadExactly(Handle!, MemoryMarshal.AsBytes(table.AsSpan()), TableOffset(index), FilePath!);
         if (!BitConverter.IsLittleEndian)
             for (int i = 0; i < table.Length; i++) table[i] = BinaryPrimitives.ReverseEndianness(table[i]);
-        CheckTable(index, table);
     }
 
     /// <summary>Entry type: bits 63–60 (§5.3).</summary>
@@ -155,31 +163,46 @@ public sealed class SeSparseExtent : IExtent
     {
         long firstGrain = index * table.Length;
         int allocated = 0;
-        ulong maxCluster = (ulong)(_fileLength / GrainBytes) + 1;
         for (int i = 0; i < table.Length; i++)
         {
             ulong e = table[i];
             if (e == 0) continue;
-            int type = EntryType(e);
-            string where = $"SESparse grain table {index} entry {i}";
-            if (type == 0)
-                throw new CorruptMetadataException(FilePath!, $"{where} is 0x{e:x16}: type 0 (unallocated) with other bits set");
-            if (type > 3)
-                throw new CorruptMetadataException(FilePath!, $"{where} is 0x{e:x16}: type {type} is invalid (§10.2 item 14)");
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"{where} is set (0x{e:x16}) but lies past the capacity");
-            if (type != 3) continue; // 1 = SCSI unmapped, 2 = zero: both read as zeros
-            ulong cluster = ClusterIndex(e);
-            if (Header.GrainsSize != 0 && (cluster + 1) * L.RequiredGrainSize > Header.GrainsSize)
-                throw new CorruptMetadataException(FilePath!, $"{where} names grain {cluster}, outside the {Header.GrainsSize}-sector grain pool");
-            long need = Math.Min(GrainSectors, Sectors - grainStart) * 512;
-            if (cluster > maxCluster || GrainFileOffset(cluster) + need > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"{where} names grain {cluster}, past the end of the {_fileLength}-byte file");
-            allocated++;
+            if (EntryProblem(e, firstGrain + i) is { } problem)
+                throw new CorruptMetadataException(FilePath!, $"SESparse grain table {index} entry {i} {problem}");
+            if (EntryType(e) == 3) allocated++;
         }
         if (allocated > 1) CheckNoOverlap(index, table, allocated);
     }
+
+    /// <summary>
+    /// Null when entry <paramref name="e"/> of grain <paramref name="grain"/> is valid, else what is wrong
+    /// (§5.3, §10.2 items 1 and 14): a bad type, set past the capacity, a grain outside the pool or
+    /// past the end of the file. The one rule of the reader and of `check`.
+    /// </summary>
+    public string? EntryProblem(ulong e, long grain)
+    {
+        if (e == 0) return null;
+        int type = EntryType(e);
+        if (type == 0)
+            return $"is 0x{e:x16}: type 0 (unallocated) with other bits set";
+        if (type > 3)
+            return $"is 0x{e:x16}: type {type} is invalid (§10.2 item 14)";
+        long grainStart = grain * GrainSectors;
+        if (grainStart >= Sectors)
+            return $"is set (0x{e:x16}) but lies past the capacity";
+        if (type != 3) return null; // 1 = SCSI unmapped, 2 = zero: both read as zeros
+        ulong cluster = ClusterIndex(e);
+        if (Header.GrainsSize != 0 && (cluster + 1) * L.RequiredGrainSize > Header.GrainsSize)
+            return $"names grain {cluster}, outside the {Header.GrainsSize}-sector grain pool";
+        long need = Math.Min(GrainSectors, Sectors - grainStart) * 512;
+        ulong maxCluster = (ulong)(_fileLength / GrainBytes) + 1;
+        if (cluster > maxCluster || GrainFileOffset(cluster) + need > _fileLength)
+            return $"names grain {cluster}, past the end of the {_fileLength}-byte file";
+        return null;
+    }
+
+    /// <summary>Byte offset of grain-pool cluster <paramref name="cluster"/> (§5.3).</summary>
+    public long ClusterOffset(ulong cluster) => GrainFileOffset(cluster);
 
     private void CheckNoOverlap(long index, ulong[] table, int allocated)
     {
