@@ -94,14 +94,21 @@ public static class ChainCommands
 
     private static Command Cat()
     {
-        var command = new Command("cat", "Write a generation's raw virtual disk to standard output");
+        var command = new Command("cat", "Write a generation's raw virtual disk to standard output (refused when that is a terminal) or to --output FILE");
         var source = new DiskSource().AddTo(command);
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file (created or replaced) instead of standard output" };
+        command.Options.Add(output);
         command.SetAction(parse =>
         {
+            var file = parse.GetValue(output);
+            if (file is null && !Console.IsOutputRedirected)
+                throw new UsageException("standard output is a terminal: refusing to write a binary disk image to it (redirect it, e.g. 'mountchain cat DISK > disk.raw', or use -o FILE)");
             using var disk = source.Open(parse);
-            using var stdout = Console.OpenStandardOutput();
-            SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => stdout.Write(block.Span));
-            stdout.Flush();
+            if (file is not null && InputFiles(disk).Any(input => PathsEqual(file.FullName, input)))
+                throw new UsageException($"{file.FullName}: refusing to overwrite an input file of the chain");
+            using var target = file is null ? Console.OpenStandardOutput() : new FileStream(file.FullName, FileMode.Create, FileAccess.Write);
+            SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => target.Write(block.Span));
+            target.Flush();
             return ExitCodes.Success;
         });
         return command;

@@ -24,7 +24,7 @@ public static class RedoCommands
 
     private static Command CreateChild()
     {
-        var command = new Command("create-child", "VDDK CreateChild: a new, empty monolithicSparse redo log on a generation of the chain");
+        var command = new Command("create-child", $"VDDK CreateChild: a new, empty monolithicSparse redo log on a generation of the chain (recorded in PARENT{ChildRegistry.Suffix} beside the parent, so unlink and commit see it in any folder)");
         var source = new DiskSource().AddTo(command);
         var child = new Argument<FileInfo>("child") { Description = "The new redo log (.vmdk); must not exist" };
         command.Arguments.Add(child);
@@ -39,6 +39,7 @@ public static class RedoCommands
             if (!chain.HasGeneration(g))
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);
+            foreach (var w in log.Warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
             var result = new
             {
                 file = log.Path, parent = chain.Links[g].Path, generation = g,
@@ -138,7 +139,7 @@ public static class RedoCommands
     {
         var command = new Command("commit", "Revert/commit: apply a redo log's grains to its parent (hosted sparse or flat), give the parent a new CID, delete the log");
         var log = new Argument<FileInfo>("log") { Description = "The redo log to commit" };
-        var force = new Option<bool>("--force") { Description = "Commit even if other links name the parent (they will be torn) or the log as parent" };
+        var force = new Option<bool>("--force") { Description = $"Commit even if other links name the parent (they will be torn) or the log as parent. Checked: the .vmdk files in the log's and the parent's folders, and the children mountchain created (listed in LINK{ChildRegistry.Suffix}, any folder); children other tools made in other folders are not seen" };
         command.Arguments.Add(log);
         command.Options.Add(force);
         command.Options.Add(JsonOption);
@@ -169,9 +170,9 @@ public static class RedoCommands
 
     private static Command Unlink()
     {
-        var command = new Command("unlink", "VDDK Unlink: delete a link's descriptor and extent files");
+        var command = new Command("unlink", "VDDK Unlink: delete a link's descriptor and extent files; refused while a known child names it as parent (see --force)");
         var link = new Argument<FileInfo>("link") { Description = "The link to delete" };
-        var force = new Option<bool>("--force") { Description = "Delete even if other links in its folder name it as their parent" };
+        var force = new Option<bool>("--force") { Description = $"Delete even if other links name it as their parent. Checked: the .vmdk files in its folder, and the children mountchain created on it (listed in LINK{ChildRegistry.Suffix}, any folder); children other tools made in other folders are not seen" };
         command.Arguments.Add(link);
         command.Options.Add(force);
         command.Options.Add(JsonOption);

@@ -74,6 +74,10 @@ public static class FolderTree
             return node.Link;
         }
 
+        // Children mountchain recorded beside a link (ChildRegistry) may live in other folders: describe them too.
+        foreach (var node in nodes.Values.ToList())
+            foreach (string child in ChildRegistry.Listed(node.Path))
+                if (PathInspection.Inspect(child) == PathInspection.Kind.RegularFile) Describe(child);
         string[] directories = [folder];
         while (pending.TryDequeue(out var node))
         {
