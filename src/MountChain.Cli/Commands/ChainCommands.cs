@@ -215,11 +215,7 @@ public static class ChainCommands
         var (ancestor, areas) = ChangedAreas.Across(a, ga, b, gb);
         long total = areas.Sum(r => r.Length);
         if (json)
-            Json.Write(new
-            {
-                file = path, to = ga, fromFile = fromPath, from = gb, ancestor, ancestorFile = a.Links[ancestor].Path, changedBytes = total,
-                areas = areas.Select(r => new { offset = r.Offset, length = r.Length }),
-            });
+            Json.Write(new ChangedAcrossResult(path, ga, fromPath, gb, ancestor, a.Links[ancestor].Path, total, areas.Select(r => new AreaResult(r.Offset, r.Length)).ToList()), Json.Types.ChangedAcrossResult);
         else
         {
             foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
@@ -255,4 +251,5 @@ public static class ChainCommands
     internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
     internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);
     internal sealed record AreaResult(long Offset, long Length);
+    internal sealed record ChangedAcrossResult(string File, int To, string FromFile, int From, int Ancestor, string AncestorFile, long ChangedBytes, List<AreaResult> Areas);
 }

@@ -47,17 +47,17 @@ public static class InspectCommands
         command.SetAction(parse =>
         {
             var result = FolderTree.Scan(parse.GetValue(folder)!.FullName, Options(parse.GetValue(mapPath)));
-            if (parse.GetValue(CommonOptions.Json)) Json.Write(TreeJson(result));
+            if (parse.GetValue(CommonOptions.Json)) Json.Write(TreeJson(result), Json.Types.TreeJsonRoot);
             else PrintTree(result);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private sealed record TreeNodeJson(string File, string CreateType, string Cid, string ParentCid, long CapacityBytes, string[] Extents,
+    internal sealed record TreeNodeJson(string File, string CreateType, string Cid, string ParentCid, long CapacityBytes, string[] Extents,
         bool? OutsideFolder, string Edge, string? Problem, List<TreeNodeJson> Children);
-    private sealed record StrayJson(string File, string Reason);
-    private sealed record TreeJsonRoot(string Folder, int Links, List<TreeNodeJson> Roots, List<TreeNodeJson> InCycles, List<StrayJson> Orphans, List<StrayJson> Unreadable);
+    internal sealed record StrayJson(string File, string Reason);
+    internal sealed record TreeJsonRoot(string Folder, int Links, List<TreeNodeJson> Roots, List<TreeNodeJson> InCycles, List<StrayJson> Orphans, List<StrayJson> Unreadable);
 
     private static TreeJsonRoot TreeJson(FolderTreeResult r)
     {
@@ -141,7 +141,7 @@ public static class InspectCommands
                 report = ChainChecker.Check(path, options);
             }
             bool json = parse.GetValue(CommonOptions.Json);
-            if (json) Json.Write(new { file = report.File, clean = !report.HasProblems, repairs, links = report.Links });
+            if (json) Json.Write(CheckJson(report, repairs), Json.Types.CheckResult);
             else PrintCheck(report, repairs);
             return report.HasProblems ? ExitCodes.InputProblem : ExitCodes.Success;
         });
@@ -175,6 +175,14 @@ public static class InspectCommands
         }
         return repairs;
     }
+
+    internal sealed record FindingJson(string File, string Field, long? Offset, string Severity, string Message);
+    internal sealed record LinkCheckJson(string File, string? CreateType, List<FindingJson> Findings);
+    internal sealed record CheckResult(string File, bool Clean, IReadOnlyList<string>? Repairs, List<LinkCheckJson> Links);
+
+    private static CheckResult CheckJson(ChainCheckReport report, IReadOnlyList<string>? repairs) =>
+        new(report.File, !report.HasProblems, repairs, report.Links.Select(l => new LinkCheckJson(l.File, l.CreateType,
+            l.Findings.Select(f => new FindingJson(f.File, f.Field, f.Offset, f.Severity == FindingSeverity.Problem ? "problem" : "warning", f.Message)).ToList())).ToList());
 
     private static void PrintCheck(ChainCheckReport report, IReadOnlyList<string>? repairs)
     {
