@@ -44,7 +44,7 @@ public static class ChainCommands
             bool ok = links.All(l => !l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
             var info = new ChainInfo(path, chain.CapacitySectors * 512, chain.Links.Count, ok ? "ok" : "corrupt", links,
                 chain.Warnings.Count == 0 ? null : chain.Warnings);
-            if (parse.GetValue(JsonOption)) Json.Write(info);
+            if (parse.GetValue(JsonOption)) Json.Write(info, Json.Types.ChainInfo);
             else PrintInfo(info);
             return ok ? ExitCodes.Success : ExitCodes.InputProblem;
         });
@@ -85,7 +85,7 @@ public static class ChainCommands
             using (var progress = new Progress("hash", disk.Device.Length, parse.GetValue(JsonOption)))
                 SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => sha.AppendData(block.Span), progress);
             string hex = System.Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (parse.GetValue(JsonOption)) Json.Write(new { sha256 = hex, file = disk.SourcePath, generation = disk.Generation, lengthBytes = disk.Device.Length });
+            if (parse.GetValue(JsonOption)) Json.Write(new HashResult(hex, disk.SourcePath, disk.Generation, disk.Device.Length), Json.Types.HashResult);
             else Console.WriteLine($"{hex}  {disk.SourcePath} (generation {disk.Generation})");
             return ExitCodes.Success;
         });
@@ -172,7 +172,7 @@ public static class ChainCommands
             string? FileOf(int g) => g < 0 || disk.Chain is null ? null : disk.Chain.Links[g].Path;
             if (parse.GetValue(JsonOption))
             {
-                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))));
+                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))).ToList(), Json.Types.ListMapEntry);
                 return ExitCodes.Success;
             }
             Console.WriteLine($"{"offset",16} {"length",16}  {"kind",-11} generation  file");
@@ -217,7 +217,7 @@ public static class ChainCommands
         var areas = ChangedAreas.Between(chain, a, b);
         long total = areas.Sum(r => r.Length);
         if (json)
-            Json.Write(new { from = a, to = b, changedBytes = total, areas = areas.Select(r => new { offset = r.Offset, length = r.Length }) });
+            Json.Write(new ChangedAreasResult(a, b, total, areas.Select(r => new AreaResult(r.Offset, r.Length)).ToList()), Json.Types.ChangedAreasResult);
         else
         {
             foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
@@ -226,9 +226,12 @@ public static class ChainCommands
         return ExitCodes.Success;
     }
 
-    private sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
-    private sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
+    internal sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
+    internal sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
         long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
-    private sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
-    private sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
+    internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
+    internal sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
+    internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
+    internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);
+    internal sealed record AreaResult(long Offset, long Length);
 }

@@ -93,9 +93,14 @@ public static partial class ErrorLine
         return null;
     }
 
-    /// <summary>Thrown while reading a file system (not while opening the chain below it).</summary>
+    /// <summary>
+    /// A problem inside a file system (its structures, or a path in it), not one of the chain below
+    /// (VmdkException) or of a host file (the runtime's own texts, translated above).
+    /// </summary>
     private static bool FromFileSystems(Exception e) =>
-        e is FileSystems.Common.FileSystemCorruptException || e.TargetSite?.Module.Assembly == typeof(FileSystems.Common.IFileSystem).Assembly;
+        e is FileSystems.Common.FileSystemCorruptException
+        || (e is IOException and not FileNotFoundException and not DirectoryNotFoundException
+            && Translate(e.Message) == e.Message);
 
     private static bool NamesVolume(string message, string volume) =>
         message.StartsWith(volume + ":", StringComparison.Ordinal) || message.Contains(" " + volume + ":", StringComparison.Ordinal)
