@@ -25,13 +25,12 @@ public static class CliApp
 
     public static int Run(string[] args)
     {
-        InputFile = null;
         var root = BuildRoot();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
-                Console.Error.WriteLine($"mountchain: {error.Message}");
+                Console.Error.WriteLine($"mountchain: {ErrorLine.ForParseError(error.Message)}");
             Console.Error.WriteLine("mountchain: see 'mountchain --help'");
             return ExitCodes.Usage;
         }
@@ -42,18 +41,12 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            return Report(e, debug);
+            return Report(e, debug, parse);
         }
     }
 
-    /// <summary>
-    /// The disk file the command opened (set by <see cref="DiskSource"/>): errors raised inside it,
-    /// by the partition, LVM and file-system readers that see only a device, are reported naming it.
-    /// </summary>
-    public static string? InputFile { get; set; }
-
     /// <summary>Prints one line naming the file and the problem; the exit code says whose fault it is.</summary>
-    public static int Report(Exception e, bool debug)
+    public static int Report(Exception e, bool debug, ParseResult? parse = null)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg) e = agg.InnerExceptions[0];
         int code = e switch
@@ -63,21 +56,14 @@ public static class CliApp
         };
         string message = e switch
         {
-            VmdkException => e.Message,
-            FileNotFoundException f => $"{f.FileName ?? "file"}: no such file",
-            DirectoryNotFoundException => e.Message,
-            UnauthorizedAccessException => e.Message,
-            IOException => NameInputFile(e.Message),
-            UsageException => e.Message,
+            FileNotFoundException { FileName: { } name } => $"{name}: no such file",
+            VmdkException or IOException or UnauthorizedAccessException or UsageException => ErrorLine.For(e, parse),
             _ => $"internal error: {e.GetType().Name}: {e.Message}",
         };
         Console.Error.WriteLine($"mountchain: {OneLine(message)}");
         if (debug) Console.Error.WriteLine(e.ToString());
         return code;
     }
-
-    private static string NameInputFile(string message) =>
-        InputFile is { } file && !message.Contains(file, StringComparison.Ordinal) ? $"{file}: {message}" : message;
 
     private static string OneLine(string s) => s.Replace('\r', ' ').Replace('\n', ' ');
 }

@@ -58,7 +58,6 @@ public sealed class DiskSource
     {
         var options = ChainOptions(parse);
         var (path, selector) = Target(parse, options);
-        CliApp.InputFile = path;
         return OpenedDisk.Open(path, selector, options);
     }
 
@@ -90,7 +89,6 @@ public sealed class DiskSource
             throw new UsageException("--ignore-cid is a read-only override; it cannot be combined with --write");
         var options = ChainOptions(parse);
         var (path, selector) = Target(parse, options);
-        CliApp.InputFile = path;
         return OpenedDisk.OpenWritable(path, selector, options, redo?.FullName);
     }
 }
@@ -121,9 +119,7 @@ public sealed class OpenedDisk : IDisposable
 
     public static OpenedDisk Open(string path, string? generation, ChainOpenOptions options)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: no such file", path);
-        if (!VmdkProbe.LooksLikeVmdk(path))
+        if (DiskFile.Classify(path) == DiskFile.Kind.Raw)
         {
             if (generation is not null && generation != "0") throw new UsageException($"{path}: a raw image has only generation 0");
             return new OpenedDisk(path, new RawFileBlockDevice(path), null, 0);
@@ -143,9 +139,7 @@ public sealed class OpenedDisk : IDisposable
 
     public static OpenedDisk OpenWritable(string path, string? generation, ChainOpenOptions options, string? redoPath)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: no such file", path);
-        if (!VmdkProbe.LooksLikeVmdk(path))
+        if (DiskFile.Classify(path) == DiskFile.Kind.Raw)
             throw new UsageException($"{path}: --write needs a VMDK chain (a raw image has no redo log to write into)");
         var chain = VmdkChain.Open(path, options);
         try
