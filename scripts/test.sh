@@ -29,7 +29,7 @@ MOUNTCHAIN_FUSE_TRANSPORT=kernel dotnet test tests/MountChain.Tests -c Release -
 # Every fuzz target briefly under AFL++ on its committed corpus (about 3 minutes; issue 15): each target
 # counts as one test below. The corpus and crash inputs also replay as xunit tests (MountChain.Tests.Fuzz).
 : > "$results/fuzz.txt"
-FUZZ_SUMMARY=$results/fuzz.txt nice -n 10 "$root/scripts/fuzz.sh" --ci 4 || rc=1
+FUZZ_SUMMARY=$results/fuzz.txt nice -n 10 "$root/scripts/fuzz.sh" --ci 3 || rc=1
 # Count per-test results only (the summary element also carries an outcome attribute).
 count() { cat "$results"/*.trx | grep -o "<UnitTestResult [^>]*outcome=\"$1\"" | wc -l; }
 fuzzed() { awk -v k="$1" '$1==k {n++} END {print n+0}' "$results/fuzz.txt"; }

@@ -67,4 +67,14 @@ public sealed class FuzzCrashRegressionTests
         Assert.StartsWith("UnsupportedFeatureException:", r);
         Assert.Contains("is not supported", r);
     }
+
+    [Fact]
+    public void SeSparse_grain_pool_offset_that_overflows_is_corrupt_metadata()
+    {
+        // Found by the 4 s CI fuzz run: grainsOffset × 512 wrapped negative and reached
+        // RandomAccess.Read as "internal error: ArgumentOutOfRangeException (fileOffset)".
+        string r = Rejection("sesparse", "grains-offset-overflow");
+        Assert.StartsWith("CorruptMetadataException:", r);
+        Assert.Contains("SESparse grain table", r);
+    }
 }

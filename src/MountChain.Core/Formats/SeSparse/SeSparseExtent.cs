@@ -186,7 +186,10 @@ public sealed class SeSparseExtent : IExtent
             return $"names grain {cluster}, outside the {Header.GrainsSize}-sector grain pool";
         long need = Math.Min(GrainSectors, Sectors - grainStart) * Sector.Size;
         ulong maxCluster = (ulong)(_fileLength / GrainBytes) + 1;
-        if (cluster > maxCluster || (long)GrainSector(cluster) * Sector.Size + need > _fileLength)
+        // Sector arithmetic checked before it becomes a byte offset: a hostile grainsOffset must not wrap or go negative.
+        ulong sector = GrainSector(cluster);
+        if (cluster > maxCluster || sector < Header.GrainsOffset || sector > (ulong)(_fileLength / Sector.Size)
+            || (long)sector * Sector.Size + need > _fileLength)
             return $"names grain {cluster}, past the end of the {_fileLength}-byte file";
         return null;
     }
