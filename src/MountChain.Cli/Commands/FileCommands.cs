@@ -59,7 +59,7 @@ public static class FileCommands
             foreach (var w in warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
                     foreach (var v in volumes)
@@ -120,7 +120,7 @@ public static class FileCommands
             bool isLong = parse.GetValue(longFormat), withXattrs = parse.GetValue(xattrs);
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
                     foreach (var e in entries) WriteEntry(w, fs, e, withXattrs);
@@ -254,7 +254,7 @@ public static class FileCommands
                 Console.Error.WriteLine($"mountchain: {p.Partition}: not compared: {p.Skipped}");
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
                     foreach (var p in result)
@@ -338,12 +338,4 @@ public static class FileCommands
 
     /// <summary>Nanoseconds since the Unix epoch (what `stat -c %.9Y` prints, without the dot).</summary>
     private static long UnixNs(DateTimeOffset t) => (t.UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
-
-    private static void WriteJson(Action<Utf8JsonWriter> write)
-    {
-        using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            write(w);
-        stdout.Write("\n"u8);
-    }
 }

@@ -40,14 +40,10 @@ public static class RedoCommands
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);
             foreach (var w in log.Warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
-            var result = new
-            {
-                file = log.Path, parent = chain.Links[g].Path, generation = g,
-                cid = log.Cid.ToString("x8"), parentCid = log.ParentCid.ToString("x8"), parentFileNameHint = log.ParentFileNameHint,
-                capacityBytes = log.CapacitySectors * 512,
-            };
-            if (parse.GetValue(JsonOption)) Json.Write(result);
-            else Console.WriteLine($"created {result.file}: child of generation {g} ({result.parent}), CID {result.cid}, parentCID {result.parentCid}");
+            var result = new ChildCreated(log.Path, chain.Links[g].Path, g, log.Cid.ToString("x8"), log.ParentCid.ToString("x8"),
+                log.ParentFileNameHint, log.CapacitySectors * 512);
+            if (parse.GetValue(JsonOption)) Json.Write(result, Json.Types.ChildCreated);
+            else Console.WriteLine($"created {result.File}: child of generation {g} ({result.Parent}), CID {result.Cid}, parentCID {result.ParentCid}");
             return ExitCodes.Success;
         });
         return command;
@@ -110,7 +106,7 @@ public static class RedoCommands
                     throw new IOException($"{inputPath}: input ended after {written} of {count} bytes (the bytes read were written)");
             }
             device.Flush();
-            if (parse.GetValue(JsonOption)) Json.Write(new { file = device.Log.Path, offset = at, bytes = written, cid = device.Log.Cid.ToString("x8"), repairs = device.Log.Repairs });
+            if (parse.GetValue(JsonOption)) Json.Write(new WriteResult(device.Log.Path, at, written, device.Log.Cid.ToString("x8"), device.Log.Repairs), Json.Types.WriteResult);
             else Console.WriteLine($"wrote {written} bytes at offset {at} into {device.Log.Path}");
             return ExitCodes.Success;
         });
@@ -158,7 +154,7 @@ public static class RedoCommands
             }
             foreach (var repair in result.Repairs) Console.Error.WriteLine($"mountchain: repaired {result.LogPath}: {repair}");
             if (json)
-                Json.Write(new { log = result.LogPath, parent = result.ParentPath, oldParentCid = result.OldParentCid.ToString("x8"), newParentCid = result.NewParentCid.ToString("x8"), result.BytesCopied, result.BytesZeroed, result.Resumed });
+                Json.Write(new CommitOutput(result.LogPath, result.ParentPath, result.OldParentCid.ToString("x8"), result.NewParentCid.ToString("x8"), result.BytesCopied, result.BytesZeroed, result.Resumed), Json.Types.CommitOutput);
             else if (result.Resumed)
                 Console.WriteLine($"finished an interrupted commit of {result.LogPath} into {result.ParentPath} (CID {result.NewParentCid:x8}); the log is deleted");
             else
@@ -179,7 +175,7 @@ public static class RedoCommands
         command.SetAction(parse =>
         {
             var deleted = RedoLogOperations.Unlink(parse.GetValue(link)!.FullName, parse.GetValue(force));
-            if (parse.GetValue(JsonOption)) Json.Write(new { deleted });
+            if (parse.GetValue(JsonOption)) Json.Write(new UnlinkResult(deleted), Json.Types.UnlinkResult);
             else foreach (var f in deleted) Console.WriteLine($"deleted {f}");
             return ExitCodes.Success;
         });
@@ -195,7 +191,7 @@ public static class RedoCommands
         command.SetAction(parse =>
         {
             using var redo = RedoLog.Open(parse.GetValue(log)!.FullName, new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero });
-            if (parse.GetValue(JsonOption)) Json.Write(new { file = redo.Path, repairs = redo.Repairs });
+            if (parse.GetValue(JsonOption)) Json.Write(new RepairResult(redo.Path, redo.Repairs), Json.Types.RepairResult);
             else if (redo.Repairs.Count == 0) Console.WriteLine($"{redo.Path}: clean, nothing to repair");
             else foreach (var r in redo.Repairs) Console.WriteLine($"{redo.Path}: {r}");
             return ExitCodes.Success;
@@ -254,9 +250,9 @@ public static class RedoCommands
             clock.Stop();
             double seconds = clock.Elapsed.TotalSeconds;
             if (report) { stdout.WriteLine($"flushed {count - 1}"); stdout.Flush(); }
-            var result = new { writes = count, bytes, seconds, iops = count / seconds, mbPerSecond = bytes / seconds / 1e6 };
-            if (parse.GetValue(JsonOption)) Json.Write(result);
-            else Console.WriteLine($"{count} writes, {bytes} bytes in {seconds:0.000} s: {result.iops:0} IOPS, {result.mbPerSecond:0.0} MB/s");
+            var result = new WriteBenchResult(count, null, bytes, seconds, count / seconds, bytes / seconds / 1e6);
+            if (parse.GetValue(JsonOption)) Json.Write(result, Json.Types.WriteBenchResult);
+            else Console.WriteLine($"{count} writes, {bytes} bytes in {seconds:0.000} s: {result.Iops:0} IOPS, {result.MbPerSecond:0.0} MB/s");
             return ExitCodes.Success;
         });
         return command;
@@ -286,12 +282,20 @@ public static class RedoCommands
         device.Flush();
         double seconds = clock.Elapsed.TotalSeconds;
         long writes = (long)count * writers;
-        var result = new { writes, writers, bytes, seconds, iops = writes / seconds, mbPerSecond = bytes / seconds / 1e6 };
-        if (json) Json.Write(result);
-        else Console.WriteLine($"{writes} writes by {writers} writers, {bytes} bytes in {seconds:0.000} s: {result.iops:0} IOPS, {result.mbPerSecond:0.0} MB/s");
+        var result = new WriteBenchResult(writes, writers, bytes, seconds, writes / seconds, bytes / seconds / 1e6);
+        if (json) Json.Write(result, Json.Types.WriteBenchResult);
+        else Console.WriteLine($"{writes} writes by {writers} writers, {bytes} bytes in {seconds:0.000} s: {result.Iops:0} IOPS, {result.MbPerSecond:0.0} MB/s");
         return ExitCodes.Success;
     }
 }
+
+/// <summary>The --json outputs of the redo-log commands (property order is the output's order).</summary>
+internal sealed record ChildCreated(string File, string Parent, int Generation, string Cid, string ParentCid, string? ParentFileNameHint, long CapacityBytes);
+internal sealed record WriteResult(string File, long Offset, long Bytes, string Cid, IReadOnlyList<string> Repairs);
+internal sealed record CommitOutput(string Log, string Parent, string OldParentCid, string NewParentCid, long BytesCopied, long BytesZeroed, bool Resumed);
+internal sealed record UnlinkResult(IReadOnlyList<string> Deleted);
+internal sealed record RepairResult(string File, IReadOnlyList<string> Repairs);
+internal sealed record WriteBenchResult(long Writes, int? Writers, long Bytes, double Seconds, double Iops, double MbPerSecond);
 
 /// <summary>Byte counts with binary suffixes: 512, 4K, 16M, 1G, 2T (also KiB/MiB forms).</summary>
 public static class SizeText
