@@ -71,7 +71,9 @@ public sealed class HostileLvmTests : IDisposable
         Assert.Contains("thin", volumes[name].Note);
         var r = MountChainCli.Run("ls", Disk, name + ":/");
         Assert.Equal(1, r.ExitCode);
-        Assert.Equal($"mountchain: {name}: a thin LV cannot be read (thin provisioning is not supported)", r.Stderr.Trim());
+        var error = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("mountchain: ", error);
+        Assert.EndsWith($"{name}: a thin LV cannot be read (thin provisioning is not supported)", error);
     }
 
     [FileSystemToolsFact("pvcreate", "vgcfgrestore", "sfdisk", "python3", NeedsRootAndFuse = true)]
@@ -91,7 +93,8 @@ public sealed class HostileLvmTests : IDisposable
         var r = MountChainCli.Run("ls", Disk, "p2/vg0-root:/");
         Assert.Equal(1, r.ExitCode);
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("mountchain: volume p2/vg0-root does not exist", line);
+        Assert.StartsWith("mountchain: ", line);
+        Assert.Contains("volume p2/vg0-root does not exist", line);
         Assert.Contains("extents 0+1125899906842624 invalid", line); // why: the LVM problems are named
         Assert.Equal(before, Hashing.Sha256File(Disk));
     }
