@@ -32,7 +32,9 @@ public sealed class GeneratedDocsTests : IDisposable
         Assert.DoesNotContain("generate-docs", man);
         foreach (var command in VisibleCommands())
         {
-            int at = man.IndexOf($".SS \"mountchain {command.Name.Replace("-", "\\-")}", StringComparison.Ordinal);
+            string heading = $".SS \"mountchain {command.Name.Replace("-", "\\-")}";
+            int at = man.IndexOf(heading + " ", StringComparison.Ordinal);
+            if (at < 0) at = man.IndexOf(heading + "\"", StringComparison.Ordinal);
             Assert.True(at >= 0, $"no section for {command.Name}");
             int next = man.IndexOf(".SS ", at + 4, StringComparison.Ordinal);
             string section = man[at..(next < 0 ? man.Length : next)];
