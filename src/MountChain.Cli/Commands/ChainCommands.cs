@@ -106,6 +106,7 @@ public static class ChainCommands
             using var disk = source.Open(parse);
             if (file is not null && InputFiles(disk).Any(input => PathsEqual(file.FullName, input)))
                 throw new UsageException($"{file.FullName}: refusing to overwrite an input file of the chain");
+            if (file is not null) RequireFolderOf(file.FullName);
             using var target = file is null ? Console.OpenStandardOutput() : new FileStream(file.FullName, FileMode.Create, FileAccess.Write);
             SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => target.Write(block.Span));
             target.Flush();
@@ -128,6 +129,7 @@ public static class ChainCommands
             var output = parse.GetValue(target)!;
             if (InputFiles(disk).Any(input => PathsEqual(output.FullName, input)))
                 throw new UsageException($"{output.FullName}: refusing to overwrite an input file of the chain");
+            RequireFolderOf(output.FullName);
             RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet));
             return ExitCodes.Success;
         });
@@ -145,6 +147,13 @@ public static class ChainCommands
             foreach (var extent in link.Extents)
                 if (extent.FilePath is not null) yield return extent.FilePath;
         }
+    }
+
+    /// <summary>An output file's folder must exist (we do not create folders for a file).</summary>
+    private static void RequireFolderOf(string output)
+    {
+        string folder = Path.GetDirectoryName(output)!;
+        if (!Directory.Exists(folder)) throw new UsageException($"{output}: folder {folder} does not exist");
     }
 
     private static bool PathsEqual(string a, string b) =>
@@ -183,19 +192,45 @@ public static class ChainCommands
 
     private static Command Changed()
     {
-        var command = new Command("changed", "Areas that changed between two generations, from the grain tables (a superset at grain granularity)");
+        var command = new Command("changed", "Areas that changed between two generations, from the grain tables (a superset at grain granularity); with --from-file, between generations on two branches via their common ancestor");
         var source = new DiskSource().AddTo(command, withGeneration: false);
-        var from = new Option<int>("--from") { Description = "Older generation", Required = true };
+        var from = new Option<int?>("--from") { Description = "Older generation (with --from-file: the generation of that file's chain; default its top)" };
         var to = new Option<int?>("--to") { Description = "Newer generation (default: the file given)" };
+        var fromFile = new Option<FileInfo?>("--from-file") { Description = "A link on another branch (a linked clone, another snapshot branch): compare with it through the common ancestor" };
         command.Options.Add(from);
         command.Options.Add(to);
+        command.Options.Add(fromFile);
         command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
-            var (path, _) = source.Target(parse, source.ChainOptions(parse));
-            return WriteChangedAreas(path, source.ChainOptions(parse), parse.GetValue(from), parse.GetValue(to), parse.GetValue(JsonOption));
+            var options = source.ChainOptions(parse);
+            var (path, _) = source.Target(parse, options);
+            if (parse.GetValue(fromFile) is { } other)
+                return WriteChangedAcross(path, parse.GetValue(to), other.FullName, parse.GetValue(from), options, parse.GetValue(JsonOption));
+            if (parse.GetValue(from) is not int f) throw new UsageException("changed needs --from N (or --from-file FILE)");
+            return WriteChangedAreas(path, options, f, parse.GetValue(to), parse.GetValue(JsonOption));
         });
         return command;
+    }
+
+    /// <summary>Areas that differ between generation <paramref name="to"/> of <paramref name="path"/>'s chain and <paramref name="from"/> of <paramref name="fromPath"/>'s (format doc §7.3 across branches).</summary>
+    private static int WriteChangedAcross(string path, int? to, string fromPath, int? from, ChainOpenOptions options, bool json)
+    {
+        using var a = VmdkChain.Open(path, options);
+        using var b = VmdkChain.Open(fromPath, options);
+        int ga = to ?? a.TopGeneration, gb = from ?? b.TopGeneration;
+        if (!a.HasGeneration(ga)) throw new UsageException($"{path}: --to {ga} is not in 0..{a.TopGeneration}");
+        if (!b.HasGeneration(gb)) throw new UsageException($"{fromPath}: --from {gb} is not in 0..{b.TopGeneration}");
+        var (ancestor, areas) = ChangedAreas.Across(a, ga, b, gb);
+        long total = areas.Sum(r => r.Length);
+        if (json)
+            Json.Write(new ChangedAcrossResult(path, ga, fromPath, gb, ancestor, a.Links[ancestor].Path, total, areas.Select(r => new AreaResult(r.Offset, r.Length)).ToList()), Json.Types.ChangedAcrossResult);
+        else
+        {
+            foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
+            Console.Error.WriteLine($"{areas.Count} areas, {total} bytes changed between {fromPath} (generation {gb}) and {path} (generation {ga}); common ancestor: generation {ancestor}, {a.Links[ancestor].Path}");
+        }
+        return ExitCodes.Success;
     }
 
     /// <summary>Prints the areas changed between generations <paramref name="from"/> and <paramref name="to"/> (default: the top) of the chain at <paramref name="path"/>.</summary>
@@ -225,4 +260,5 @@ public static class ChainCommands
     internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
     internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);
     internal sealed record AreaResult(long Offset, long Length);
+    internal sealed record ChangedAcrossResult(string File, int To, string FromFile, int From, int Ancestor, string AncestorFile, long ChangedBytes, List<AreaResult> Areas);
 }

@@ -115,21 +115,37 @@ public sealed class CowdExtent : IExtent
         {
             uint e = table[i];
             if (e == 0) continue;
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} is set ({e}) but lies past the capacity");
-            // MetadataEndSector ≥ 4 (the header alone is 4 sectors), so a valid entry is never the marker 1.
-            if (e < Header.MetadataEndSector)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the header or the directory");
-            long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
-            if ((long)e * Sector.Size + grainSectors * Sector.Size > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, past the end of the {_fileLength}-byte file");
-            if (HitsTable(e, grainSectors) is uint gt)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the grain table at sector {gt}");
+            if (EntryProblem(e, firstGrain + i) is { } problem)
+                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} {problem}");
         }
         if (GrainRuns.OverlapInTable(table, GrainSectors) is uint at)
             throw new CorruptMetadataException(FilePath!, $"COWD grain table {index}: two grains overlap at sector {at}");
     }
+
+    /// <summary>
+    /// Null when entry <paramref name="e"/> of grain <paramref name="grain"/> is valid, else what is wrong
+    /// (§10.2 items 1–2): set past the capacity, inside the header or directory, past the end of the
+    /// file, or on a grain table. The one rule of the reader and of `check`.
+    /// </summary>
+    public string? EntryProblem(uint e, long grain)
+    {
+        if (e == 0) return null;
+        long grainStart = grain * GrainSectors;
+        if (grainStart >= Sectors)
+            return $"is set ({e}) but lies past the capacity";
+        // MetadataEndSector ≥ 4 (the header alone is 4 sectors), so a valid entry is never the marker 1.
+        if (e < Header.MetadataEndSector)
+            return $"points at sector {e}, inside the header or the directory";
+        long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
+        if ((long)e * Sector.Size + grainSectors * Sector.Size > _fileLength)
+            return $"points at sector {e}, past the end of the {_fileLength}-byte file";
+        if (HitsTable(e, grainSectors) is uint gt)
+            return $"points at sector {e}, inside the grain table at sector {gt}";
+        return null;
+    }
+
+    /// <summary>Grain table <paramref name="index"/> as stored (host order), unchecked: for `check`, which reports every bad entry.</summary>
+    internal void ReadTableEntries(long index, uint[] table) => TableEntries.Read<uint>(ReadData, table, (long)_gd[index] * Sector.Size);
 
     /// <summary>The grain table whose sectors [s, s+TableSectors) meet [sector, sector+count), or null.</summary>
     private uint? HitsTable(uint sector, long count)

@@ -132,8 +132,7 @@ public sealed class SeSparseExtent : IExtent
         public long GrainSectors => extent.GrainSectors;
         public int EntriesPerTable => L.GtEntries;
         public bool GrainsCompressed => false;
-        public long TableOffset(long table) =>
-            extent._gd[table] == 0 ? 0 : ((long)extent.Header.GrainTablesOffset + (extent._gd[table] - 1L) * (long)L.RequiredGrainTableSize) * Sector.Size;
+        public long TableOffset(long table) => extent._gd[table] == 0 ? 0 : extent.TableOffset(table);
         public void CheckTable(long table, Span<ulong> entries) => extent.CheckAndNormalise(table, entries);
     }
 
@@ -152,37 +151,54 @@ public sealed class SeSparseExtent : IExtent
     private void CheckAndNormalise(long index, Span<ulong> table)
     {
         long firstGrain = index * table.Length;
-        ulong maxCluster = (ulong)(_fileLength / GrainBytes) + 1;
         for (int i = 0; i < table.Length; i++)
         {
             ulong e = table[i];
             if (e == 0) continue;
-            int type = EntryType(e);
-            string where = $"SESparse grain table {index} entry {i}";
-            if (type == 0)
-                throw new CorruptMetadataException(FilePath!, $"{where} is 0x{e:x16}: type 0 (unallocated) with other bits set");
-            if (type > 3)
-                throw new CorruptMetadataException(FilePath!, $"{where} is 0x{e:x16}: type {type} is invalid (§10.2 item 14)");
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"{where} is set (0x{e:x16}) but lies past the capacity");
-            if (type != 3)
-            {
-                // §5.3: 1 (SCSI unmapped) reads as zeros like qemu and XO, not as the parent (dissect's reading).
-                table[i] = 1;
-                continue;
-            }
-            ulong cluster = ClusterIndex(e);
-            if (Header.GrainsSize != 0 && (cluster + 1) * L.RequiredGrainSize > Header.GrainsSize)
-                throw new CorruptMetadataException(FilePath!, $"{where} names grain {cluster}, outside the {Header.GrainsSize}-sector grain pool");
-            long need = Math.Min(GrainSectors, Sectors - grainStart) * Sector.Size;
-            if (cluster > maxCluster || (long)GrainSector(cluster) * Sector.Size + need > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"{where} names grain {cluster}, past the end of the {_fileLength}-byte file");
-            table[i] = GrainSector(cluster);
+            if (EntryProblem(e, firstGrain + i) is { } problem)
+                throw new CorruptMetadataException(FilePath!, $"SESparse grain table {index} entry {i} {problem}");
+            // §5.3: 1 (SCSI unmapped) reads as zeros like qemu and XO, not as the parent (dissect's reading).
+            table[i] = EntryType(e) == 3 ? GrainSector(ClusterIndex(e)) : 1;
         }
         if (GrainRuns.OverlapInTable<ulong>(table, GrainSectors) is ulong at)
             throw new CorruptMetadataException(FilePath!, $"SESparse grain table {index}: two entries name grain {(at - Header.GrainsOffset) / L.RequiredGrainSize} (§10.2 item 3)");
     }
+
+    /// <summary>
+    /// Null when entry <paramref name="e"/> of grain <paramref name="grain"/> is valid, else what is wrong
+    /// (§5.3, §10.2 items 1 and 14): a bad type, set past the capacity, a grain outside the pool or
+    /// past the end of the file. The one rule of the reader and of `check`.
+    /// </summary>
+    public string? EntryProblem(ulong e, long grain)
+    {
+        if (e == 0) return null;
+        int type = EntryType(e);
+        if (type == 0)
+            return $"is 0x{e:x16}: type 0 (unallocated) with other bits set";
+        if (type > 3)
+            return $"is 0x{e:x16}: type {type} is invalid (§10.2 item 14)";
+        long grainStart = grain * GrainSectors;
+        if (grainStart >= Sectors)
+            return $"is set (0x{e:x16}) but lies past the capacity";
+        if (type != 3) return null; // 1 = SCSI unmapped, 2 = zero: both read as zeros
+        ulong cluster = ClusterIndex(e);
+        if (Header.GrainsSize != 0 && (cluster + 1) * L.RequiredGrainSize > Header.GrainsSize)
+            return $"names grain {cluster}, outside the {Header.GrainsSize}-sector grain pool";
+        long need = Math.Min(GrainSectors, Sectors - grainStart) * Sector.Size;
+        ulong maxCluster = (ulong)(_fileLength / GrainBytes) + 1;
+        if (cluster > maxCluster || (long)GrainSector(cluster) * Sector.Size + need > _fileLength)
+            return $"names grain {cluster}, past the end of the {_fileLength}-byte file";
+        return null;
+    }
+
+    /// <summary>Byte offset of grain table <paramref name="index"/> in the file (its GD entry must be set).</summary>
+    public long TableOffset(long index) => ((long)Header.GrainTablesOffset + (_gd[index] - 1L) * (long)L.RequiredGrainTableSize) * Sector.Size;
+
+    /// <summary>Grain table <paramref name="index"/> as stored (host order), unchecked: for `check`, which reports every bad entry.</summary>
+    internal void ReadTableEntries(long index, ulong[] table) => TableEntries.Read<ulong>(ReadData, table, TableOffset(index));
+
+    /// <summary>Byte offset of grain-pool cluster <paramref name="cluster"/> (§5.3).</summary>
+    public long ClusterOffset(ulong cluster) => (long)GrainSector(cluster) * Sector.Size;
 
     public void Map(long start, long count, List<ExtentPiece> output) => _tables.Map(start, count, output);
 
