@@ -91,7 +91,8 @@ public static class FileCommands
             foreach (var v in volumes)
             {
                 string note = v.FileSystem.Note.Length > 0 ? $" ({v.FileSystem.Note})" : "";
-                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {TypeOf(v).PadRight(typeWidth)} {PartName(v).PadRight(nameWidth)} {v.FileSystem.Kind,-12} {v.FileSystem.Label}{note}");
+                string fs = v.FileSystem.Kind == "LVM2_member" ? "LVM2 PV" : v.FileSystem.Kind; // its LVs follow as pK/VG-LV
+                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {TypeOf(v).PadRight(typeWidth)} {PartName(v).PadRight(nameWidth)} {fs,-12} {v.FileSystem.Label}{note}");
             }
             return ExitCodes.Success;
         });
