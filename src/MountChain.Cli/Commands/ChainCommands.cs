@@ -42,8 +42,9 @@ public static class ChainCommands
                     report.Problems.Count == 0 ? null : report.Problems);
             }).ToList();
             bool ok = links.All(l => !l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
+            var ddb = DiskDatabase.Effective(chain.Links);
             var info = new ChainInfo(path, chain.CapacitySectors * 512, chain.Links.Count, ok ? "ok" : "corrupt", links,
-                chain.Warnings.Count == 0 ? null : chain.Warnings);
+                chain.Warnings.Count == 0 ? null : chain.Warnings, ddb.Count == 0 ? null : ddb);
             if (parse.GetValue(JsonOption)) Json.Write(info, Json.Types.ChainInfo);
             else PrintInfo(info);
             return ok ? ExitCodes.Success : ExitCodes.InputProblem;
@@ -58,6 +59,8 @@ public static class ChainCommands
         Console.WriteLine($"links:     {info.LinkCount} (generations 0..{info.LinkCount - 1})");
         Console.WriteLine($"validation: {info.Validation}");
         foreach (var w in info.Warnings ?? []) Console.WriteLine($"warning:   {w}");
+        // §1.5: the adapter, geometry, uuid, … the disk presents, each from the nearest link that has it.
+        if (info.DiskDatabase is { } ddb) Console.WriteLine($"ddb:       {string.Join("  ", ddb.Select(kv => $"{kv.Key}={kv.Value}"))}");
         foreach (var l in info.Links)
         {
             Console.WriteLine();
@@ -243,7 +246,8 @@ public static class ChainCommands
         return ExitCodes.Success;
     }
 
-    internal sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
+    internal sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings,
+        Dictionary<string, string>? DiskDatabase);
     internal sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
         long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
     internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
