@@ -25,6 +25,7 @@ public static class ServeCommands
         command.Options.Add(listen);
         command.Options.Add(socketPath);
         command.Options.Add(exportName);
+        command.Options.Add(CommonOptions.Json);
         CommonOptions.AddWriteOptions(command);
 
         command.SetAction(parse =>
@@ -56,7 +57,9 @@ public static class ServeCommands
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             server.Start();
             string mode = writable ? $" writable, redo log {disk.RedoLogPath}" : "";
-            Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {Uri(server.BoundEndpoints[0], name)}");
+            if (parse.GetValue(CommonOptions.Json))
+                Json.Write(new ServeResult(disk.SourcePath, disk.Generation, Uri(server.BoundEndpoints[0], name), writable, disk.RedoLogPath), Json.Types.ServeResult);
+            else Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {Uri(server.BoundEndpoints[0], name)}");
             Console.Out.Flush();
             server.RunAsync(stop.Token).GetAwaiter().GetResult();
             return ExitCodes.Success;
