@@ -80,6 +80,6 @@ public static class MountChainCli
     }
 
     /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
-    private static string DotnetHost =>
+    public static string DotnetHost =>
         Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
 }
