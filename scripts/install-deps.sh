@@ -11,9 +11,10 @@ packages=(
   libnbd-bin                    
   fuse3                         
   libvmdk-utils sleuthkit       
-  ntfs-3g xfsprogs e2fsprogs mtools dosfstools exfatprogs exfat-fuse fdisk util-linux attr
+  ntfs-3g xfsprogs e2fsprogs mtools dosfstools exfatprogs exfat-fuse fdisk util-linux attr acl
   lvm2                          # pvcreate/vgcreate/lvcreate/vgcfgrestore for the LVM fixtures
   openssl time procps kmod fio bc python3
+  clang zlib1g-dev              # NativeAOT publish of the mountchain binary (scripts/install.sh)
 )
 need=()
 for p in "${packages[@]}"; do

@@ -20,7 +20,7 @@ public static class MountedTree
     {
         var modified = new DateTimeOffset(File.GetLastWriteTimeUtc(sourcePath));
         if (!files) return new BlockFileTree(device, modified: modified);
-        var scan = VolumeFolderScanner.Open(device);
+        var scan = VolumeFolderScanner.Open(device, new FileSystems.Common.FileSystemOptions { Warning = warn });
         foreach (var line in scan.Skipped) warn($"{line} (not shown)");
         if (scan.Folders.Count == 0)
             throw new IOException($"{sourcePath}: no partition holds a file system mountchain can read");

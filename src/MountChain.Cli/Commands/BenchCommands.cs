@@ -68,7 +68,7 @@ public static class BenchCommands
                 result.Reads, result.Bytes, Math.Round(result.Seconds, 4), Math.Round(result.Reads / result.Seconds),
                 Math.Round(result.Bytes / result.Seconds / 1e9, 3), Math.Round(openMs, 3), Math.Round(firstReadMs, 3),
                 Math.Round(warmOpenMs, 3), Math.Round(cpuSeconds, 3), Math.Round(result.Reads / Math.Max(cpuSeconds, 1e-9)), peakRss, gcCommitted, gcCount, mapRuns);
-            if (parse.GetValue(json)) Json.Write(report);
+            if (parse.GetValue(json)) Json.Write(report, Json.Types.BenchReport);
             else
             {
                 Console.WriteLine($"{report.File} generation {report.Generation} ({report.Links} links), {m} {bytes}-byte reads, {report.Threads} thread(s)");
@@ -137,7 +137,7 @@ public static class BenchCommands
         return new Measured(reads, device.Length, clock.Elapsed.TotalSeconds);
     }
 
-    private sealed record BenchReport(string File, int Generation, int Links, string Mode, int ReadBytes, int Threads,
+    internal sealed record BenchReport(string File, int Generation, int Links, string Mode, int ReadBytes, int Threads,
         long Reads, long Bytes, double Seconds, double Iops, double GigabytesPerSecond, double OpenMs, double OpenFirstReadMs, double WarmOpenFirstReadMs,
         double CpuSeconds, double ReadsPerCpuSecond, long PeakRssBytes, long AllocatedBytes, int Gen0Collections, long MapRuns);
 }

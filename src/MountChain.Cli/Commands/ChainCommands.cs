@@ -44,7 +44,7 @@ public static class ChainCommands
             bool ok = links.All(l => !l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
             var info = new ChainInfo(path, chain.CapacitySectors * 512, chain.Links.Count, ok ? "ok" : "corrupt", links,
                 chain.Warnings.Count == 0 ? null : chain.Warnings);
-            if (parse.GetValue(JsonOption)) Json.Write(info);
+            if (parse.GetValue(JsonOption)) Json.Write(info, Json.Types.ChainInfo);
             else PrintInfo(info);
             return ok ? ExitCodes.Success : ExitCodes.InputProblem;
         });
@@ -85,7 +85,7 @@ public static class ChainCommands
             using (var progress = new Progress("hash", disk.Device.Length, parse.GetValue(JsonOption)))
                 SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => sha.AppendData(block.Span), progress);
             string hex = System.Convert.ToHexStringLower(sha.GetHashAndReset());
-            if (parse.GetValue(JsonOption)) Json.Write(new { sha256 = hex, file = disk.SourcePath, generation = disk.Generation, lengthBytes = disk.Device.Length });
+            if (parse.GetValue(JsonOption)) Json.Write(new HashResult(hex, disk.SourcePath, disk.Generation, disk.Device.Length), Json.Types.HashResult);
             else Console.WriteLine($"{hex}  {disk.SourcePath} (generation {disk.Generation})");
             return ExitCodes.Success;
         });
@@ -94,14 +94,21 @@ public static class ChainCommands
 
     private static Command Cat()
     {
-        var command = new Command("cat", "Write a generation's raw virtual disk to standard output");
+        var command = new Command("cat", "Write a generation's raw virtual disk to standard output (refused when that is a terminal) or to --output FILE");
         var source = new DiskSource().AddTo(command);
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write to this file (created or replaced) instead of standard output" };
+        command.Options.Add(output);
         command.SetAction(parse =>
         {
+            var file = parse.GetValue(output);
+            if (file is null && !Console.IsOutputRedirected)
+                throw new UsageException("standard output is a terminal: refusing to write a binary disk image to it (redirect it, e.g. 'mountchain cat DISK > disk.raw', or use -o FILE)");
             using var disk = source.Open(parse);
-            using var stdout = Console.OpenStandardOutput();
-            SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => stdout.Write(block.Span));
-            stdout.Flush();
+            if (file is not null && InputFiles(disk).Any(input => PathsEqual(file.FullName, input)))
+                throw new UsageException($"{file.FullName}: refusing to overwrite an input file of the chain");
+            using var target = file is null ? Console.OpenStandardOutput() : new FileStream(file.FullName, FileMode.Create, FileAccess.Write);
+            SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => target.Write(block.Span));
+            target.Flush();
             return ExitCodes.Success;
         });
         return command;
@@ -156,7 +163,7 @@ public static class ChainCommands
             string? FileOf(int g) => g < 0 || disk.Chain is null ? null : disk.Chain.Links[g].Path;
             if (parse.GetValue(JsonOption))
             {
-                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))));
+                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))).ToList(), Json.Types.ListMapEntry);
                 return ExitCodes.Success;
             }
             Console.WriteLine($"{"offset",16} {"length",16}  {"kind",-11} generation  file");
@@ -176,19 +183,45 @@ public static class ChainCommands
 
     private static Command Changed()
     {
-        var command = new Command("changed", "Areas that changed between two generations, from the grain tables (a superset at grain granularity)");
+        var command = new Command("changed", "Areas that changed between two generations, from the grain tables (a superset at grain granularity); with --from-file, between generations on two branches via their common ancestor");
         var source = new DiskSource().AddTo(command, withGeneration: false);
-        var from = new Option<int>("--from") { Description = "Older generation", Required = true };
+        var from = new Option<int?>("--from") { Description = "Older generation (with --from-file: the generation of that file's chain; default its top)" };
         var to = new Option<int?>("--to") { Description = "Newer generation (default: the file given)" };
+        var fromFile = new Option<FileInfo?>("--from-file") { Description = "A link on another branch (a linked clone, another snapshot branch): compare with it through the common ancestor" };
         command.Options.Add(from);
         command.Options.Add(to);
+        command.Options.Add(fromFile);
         command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
-            var (path, _) = source.Target(parse, source.ChainOptions(parse));
-            return WriteChangedAreas(path, source.ChainOptions(parse), parse.GetValue(from), parse.GetValue(to), parse.GetValue(JsonOption));
+            var options = source.ChainOptions(parse);
+            var (path, _) = source.Target(parse, options);
+            if (parse.GetValue(fromFile) is { } other)
+                return WriteChangedAcross(path, parse.GetValue(to), other.FullName, parse.GetValue(from), options, parse.GetValue(JsonOption));
+            if (parse.GetValue(from) is not int f) throw new UsageException("changed needs --from N (or --from-file FILE)");
+            return WriteChangedAreas(path, options, f, parse.GetValue(to), parse.GetValue(JsonOption));
         });
         return command;
+    }
+
+    /// <summary>Areas that differ between generation <paramref name="to"/> of <paramref name="path"/>'s chain and <paramref name="from"/> of <paramref name="fromPath"/>'s (format doc §7.3 across branches).</summary>
+    private static int WriteChangedAcross(string path, int? to, string fromPath, int? from, ChainOpenOptions options, bool json)
+    {
+        using var a = VmdkChain.Open(path, options);
+        using var b = VmdkChain.Open(fromPath, options);
+        int ga = to ?? a.TopGeneration, gb = from ?? b.TopGeneration;
+        if (!a.HasGeneration(ga)) throw new UsageException($"{path}: --to {ga} is not in 0..{a.TopGeneration}");
+        if (!b.HasGeneration(gb)) throw new UsageException($"{fromPath}: --from {gb} is not in 0..{b.TopGeneration}");
+        var (ancestor, areas) = ChangedAreas.Across(a, ga, b, gb);
+        long total = areas.Sum(r => r.Length);
+        if (json)
+            Json.Write(new ChangedAcrossResult(path, ga, fromPath, gb, ancestor, a.Links[ancestor].Path, total, areas.Select(r => new AreaResult(r.Offset, r.Length)).ToList()), Json.Types.ChangedAcrossResult);
+        else
+        {
+            foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
+            Console.Error.WriteLine($"{areas.Count} areas, {total} bytes changed between {fromPath} (generation {gb}) and {path} (generation {ga}); common ancestor: generation {ancestor}, {a.Links[ancestor].Path}");
+        }
+        return ExitCodes.Success;
     }
 
     /// <summary>Prints the areas changed between generations <paramref name="from"/> and <paramref name="to"/> (default: the top) of the chain at <paramref name="path"/>.</summary>
@@ -201,7 +234,7 @@ public static class ChainCommands
         var areas = ChangedAreas.Between(chain, a, b);
         long total = areas.Sum(r => r.Length);
         if (json)
-            Json.Write(new { from = a, to = b, changedBytes = total, areas = areas.Select(r => new { offset = r.Offset, length = r.Length }) });
+            Json.Write(new ChangedAreasResult(a, b, total, areas.Select(r => new AreaResult(r.Offset, r.Length)).ToList()), Json.Types.ChangedAreasResult);
         else
         {
             foreach (var (offset, length) in areas) Console.WriteLine($"{offset} {length}");
@@ -210,9 +243,13 @@ public static class ChainCommands
         return ExitCodes.Success;
     }
 
-    private sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
-    private sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
+    internal sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
+    internal sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
         long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
-    private sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
-    private sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
+    internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
+    internal sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
+    internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
+    internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);
+    internal sealed record AreaResult(long Offset, long Length);
+    internal sealed record ChangedAcrossResult(string File, int To, string FromFile, int From, int Ancestor, string AncestorFile, long ChangedBytes, List<AreaResult> Areas);
 }

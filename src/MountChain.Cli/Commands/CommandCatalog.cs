@@ -8,6 +8,7 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         foreach (var command in ChainCommands.Create()) yield return command;
+        foreach (var command in InspectCommands.Create()) yield return command;
         foreach (var command in RedoCommands.Create()) yield return command;
         foreach (var command in FileCommands.Create()) yield return command;
         foreach (var command in MountCommands.Create()) yield return command;

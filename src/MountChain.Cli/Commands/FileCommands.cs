@@ -22,6 +22,20 @@ public static class FileCommands
     }
 
     private static Option<bool> JsonOption() => CommonOptions.Json;
+
+    /// <summary>--strict-checksums: a metadata checksum mismatch fails the command instead of a warning on stderr.</summary>
+    private static Option<bool> StrictOption(Command cmd)
+    {
+        var option = new Option<bool>("--strict-checksums") { Description = "Fail on a metadata checksum mismatch (ext4 metadata_csum) instead of warning on stderr and reading on" };
+        cmd.Options.Add(option);
+        return option;
+    }
+
+    private static FileSystemOptions ReaderOptions(ParseResult parse, Option<bool> strict) => new()
+    {
+        StrictChecksums = parse.GetValue(strict),
+        Warning = text => Console.Error.WriteLine($"mountchain: warning: {text}"),
+    };
     private static Argument<string> VolumePathArgument() => new("path") { Description = "pK:/path inside partition K (see 'volumes')" };
 
     private static VolumePath ParsePath(string text)
@@ -32,7 +46,8 @@ public static class FileCommands
 
     private static Command Volumes()
     {
-        var cmd = new Command("volumes", "List the partitions of a disk and the file system on each");
+        var cmd = new Command("volumes", "List the partitions and LVM2 logical volumes of a disk and the file system on each. "
+            + "Read-only: an ext3/ext4 journal is never replayed; a volume whose journal needs recovery is noted here and read as it is on disk");
         var source = new DiskSource().AddTo(cmd);
         var json = JsonOption();
         cmd.Options.Add(json);
@@ -44,7 +59,7 @@ public static class FileCommands
             foreach (var w in warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
                     foreach (var v in volumes)
@@ -85,26 +100,29 @@ public static class FileCommands
         var path = VolumePathArgument();
         var recursive = new Option<bool>("--recursive", "-r") { Description = "List subdirectories too" };
         var longFormat = new Option<bool>("--long", "-l") { Description = "Type, permissions, links, size, modification time, link target" };
+        var xattrs = new Option<bool>("--xattrs", "-x") { Description = "Extended attributes too (ext2/3/4), one 'name=0xHEX' line each, as getfattr -d -e hex" };
         var json = JsonOption();
         cmd.Arguments.Add(path);
         cmd.Options.Add(recursive);
         cmd.Options.Add(longFormat);
+        cmd.Options.Add(xattrs);
         cmd.Options.Add(json);
+        var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume, ReaderOptions(parse, strict));
             var fs = volume.FileSystem;
             var start = TreeWalker.Resolve(fs, vp.Path);
             IEnumerable<FsEntry> entries = start.Type == FsEntryType.Directory ? TreeWalker.Walk(fs, start, parse.GetValue(recursive)) : [start];
-            bool isLong = parse.GetValue(longFormat);
+            bool isLong = parse.GetValue(longFormat), withXattrs = parse.GetValue(xattrs);
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
-                    foreach (var e in entries) WriteEntry(w, fs, e);
+                    foreach (var e in entries) WriteEntry(w, fs, e, withXattrs);
                     w.WriteEndArray();
                 });
                 return ExitCodes.Success;
@@ -113,9 +131,15 @@ public static class FileCommands
             foreach (var e in entries)
             {
                 string shown = parse.GetValue(recursive) ? e.Path : e.Name;
-                if (!isLong) { stdout.WriteLine(shown); continue; }
-                string target = e.Type == FsEntryType.Symlink ? " -> " + fs.ReadLink(e) : "";
-                stdout.WriteLine($"{ModeString(e)} {e.LinkCount,3} {e.Size,14} {Time(e.ModifiedTime),-30} {shown}{target}");
+                if (!isLong) stdout.WriteLine(shown);
+                else
+                {
+                    string target = e.Type == FsEntryType.Symlink ? " -> " + fs.ReadLink(e) : "";
+                    stdout.WriteLine($"{ModeString(e)} {e.LinkCount,3} {e.Size,14} {Time(e.ModifiedTime),-30} {shown}{target}");
+                }
+                if (withXattrs)
+                    foreach (var (name, value) in ExtendedAttributes.Of(fs, e))
+                        stdout.WriteLine($"    {name}=0x{Convert.ToHexStringLower(value)}");
             }
             stdout.Flush();
             return ExitCodes.Success;
@@ -131,11 +155,12 @@ public static class FileCommands
         var target = new Argument<DirectoryInfo>("target-dir") { Description = "Directory to extract into (created if missing)" };
         cmd.Arguments.Add(path);
         cmd.Arguments.Add(target);
+        var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume, ReaderOptions(parse, strict));
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
             bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
@@ -153,11 +178,12 @@ public static class FileCommands
         var source = new DiskSource().AddTo(cmd);
         var path = VolumePathArgument();
         cmd.Arguments.Add(path);
+        var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             var vp = ParsePath(parse.GetValue(path)!);
             using var disk = source.Open(parse);
-            using var volume = DiskVolumes.Open(disk.Device, vp.Volume);
+            using var volume = DiskVolumes.Open(disk.Device, vp.Volume, ReaderOptions(parse, strict));
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
             if (entry.Type == FsEntryType.Symlink) entry = TreeWalker.Resolve(volume.FileSystem, vp.Path + "/.");
             if (entry.Type != FsEntryType.File) throw new IOException($"{vp}: not a regular file");
@@ -174,11 +200,12 @@ public static class FileCommands
         var source = new DiskSource().AddTo(cmd);
         var partition = new Option<string?>("--partition", "-p") { Description = "Volume: partition K (or pK), or an LVM logical volume K/VG-LV (default: the only readable one)" };
         cmd.Options.Add(partition);
+        var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             using var disk = source.Open(parse);
             string k = parse.GetValue(partition) is { } named ? CheckVolumeName(named) : OnlyReadablePartition(disk);
-            using var volume = DiskVolumes.Open(disk.Device, k);
+            using var volume = DiskVolumes.Open(disk.Device, k, ReaderOptions(parse, strict));
             var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
             foreach (var e in FileManifest.Build(volume.FileSystem, volume.FileSystem.Root))
                 stdout.Write(FileManifest.Format(e) + "\n");
@@ -211,6 +238,7 @@ public static class FileCommands
         cmd.Options.Add(to);
         cmd.Options.Add(files);
         cmd.Options.Add(json);
+        var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             string path = parse.GetValue(source.Path)!.FullName;
@@ -220,12 +248,12 @@ public static class FileCommands
                 return ChainCommands.WriteChangedAreas(path, options, parse.GetValue(from), parse.GetValue(to), parse.GetValue(json));
             using var before = OpenedDisk.Open(path, parse.GetValue(from), options);
             using var after = OpenedDisk.Open(path, parse.GetValue(to), options);
-            var result = DiskFileDiff.Compare(before.Device, after.Device);
+            var result = DiskFileDiff.Compare(before.Device, after.Device, ReaderOptions(parse, strict));
             foreach (var p in result.Where(p => p.Skipped != null))
                 Console.Error.WriteLine($"mountchain: {p.Partition}: not compared: {p.Skipped}");
             if (parse.GetValue(json))
             {
-                WriteJson(w =>
+                Json.WriteStreaming(w =>
                 {
                     w.WriteStartArray();
                     foreach (var p in result)
@@ -279,7 +307,7 @@ public static class FileCommands
 
     private static string Time(DateTimeOffset? t) => t?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture) ?? "-";
 
-    private static void WriteEntry(Utf8JsonWriter w, IFileSystem fs, FsEntry e)
+    private static void WriteEntry(Utf8JsonWriter w, IFileSystem fs, FsEntry e, bool withXattrs)
     {
         w.WriteStartObject();
         w.WriteString("name", e.Name);
@@ -298,17 +326,15 @@ public static class FileCommands
         if (e.Attributes is { } attrs) w.WriteNumber("attributes", attrs);
         if (e.StreamName != null) w.WriteString("stream", e.StreamName);
         if (e.Type == FsEntryType.Symlink) w.WriteString("target", fs.ReadLink(e));
+        if (withXattrs)
+        {
+            w.WriteStartObject("xattrs");
+            foreach (var (name, value) in ExtendedAttributes.Of(fs, e)) w.WriteString(name, "0x" + Convert.ToHexStringLower(value));
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
     }
 
     /// <summary>Nanoseconds since the Unix epoch (what `stat -c %.9Y` prints, without the dot).</summary>
     private static long UnixNs(DateTimeOffset t) => (t.UtcTicks - DateTime.UnixEpoch.Ticks) * 100;
-
-    private static void WriteJson(Action<Utf8JsonWriter> write)
-    {
-        using var stdout = Console.OpenStandardOutput();
-        using (var w = new Utf8JsonWriter(stdout, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-            write(w);
-        stdout.Write("\n"u8);
-    }
 }

@@ -33,7 +33,9 @@ public static class MountCommands
         var foreground = new Option<bool>("--foreground", "-f") { Description = "Serve in this process until unmounted or interrupted" };
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users access the mount (FUSE allow_other)" };
         var files = new Option<bool>("--files") { Description = "Read-only tree of the files: one folder pK per partition with a readable file system (NTFS, XFS)" };
+        var nonEmpty = new Option<bool>("--nonempty") { Description = "Mount even over a directory that is not empty (its content is hidden while mounted)" };
         cmd.Arguments.Add(mountPoint);
+        cmd.Options.Add(nonEmpty);
         cmd.Options.Add(files);
         CommonOptions.AddWriteOptions(cmd);
         cmd.Options.Add(foreground);
@@ -47,6 +49,7 @@ public static class MountCommands
             CommonOptions.RefuseRedoWithoutWrite(parse);
             if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
                 throw new UsageException("mount runs on Linux (FUSE) and Windows (Dokan)");
+            if (!parse.GetValue(nonEmpty)) RefuseNonEmpty(mp);
             return parse.GetValue(foreground)
                 ? Serve(parse, source, mp, parse.GetValue(allowOther), filesMode)
                 : Launch(mp, filesMode);
@@ -63,10 +66,29 @@ public static class MountCommands
         cmd.Options.Add(lazy);
         cmd.SetAction(parse =>
         {
-            MountRemover.Remove(Host(), Path.GetFullPath(parse.GetValue(mountPoint)!.FullName), parse.GetValue(lazy));
+            string mp = Path.GetFullPath(parse.GetValue(mountPoint)!.FullName);
+            string? redoLog = MountRemover.Remove(Host(), mp, parse.GetValue(lazy));
+            Console.WriteLine(redoLog is null ? $"unmounted {mp}" : $"unmounted {mp}; its writes are in the redo log {redoLog}");
             return ExitCodes.Success;
         });
         return cmd;
+    }
+
+    /// <summary>A mount hides what the directory holds: refused unless asked for (--nonempty).</summary>
+    private static void RefuseNonEmpty(string mountPoint)
+    {
+        int entries;
+        try
+        {
+            if (!Directory.Exists(mountPoint)) return; // the host names a missing mount point
+            entries = Directory.EnumerateFileSystemEntries(mountPoint).Take(1000).Count();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return; // a stale or unreadable mount point: the host's own error names it
+        }
+        if (entries > 0)
+            throw new UsageException($"{mountPoint}: not empty ({(entries >= 1000 ? "1000 or more" : entries.ToString(System.Globalization.CultureInfo.InvariantCulture))} entries); mounting would hide them (use --nonempty to mount anyway)");
     }
 
     /// <summary>Starts a detached server running this command with --foreground; returns once it serves.</summary>
@@ -96,7 +118,10 @@ public static class MountCommands
         var tree = MountedTree.Create(disk.Device, disk.SourcePath, filesMode, DetachedServer.Warn);
         using var ownedTree = tree as IDisposable;
         var settings = MountedTree.Settings(filesMode, disk.SourcePath, allowOther, Console.Error);
-        MountServer.Serve(Host(), tree, mountPoint, settings, disk.Device);
+        string what = filesMode ? "files of " : "";
+        string writes = disk.RedoLogPath is null ? "read-only" : $"writable, redo log {disk.RedoLogPath}";
+        MountServer.Serve(Host(), tree, mountPoint, settings, disk.Device, disk.RedoLogPath,
+            $"mountchain: ready: {what}{disk.SourcePath} generation {disk.Generation} at {mountPoint} ({writes}); stop with Ctrl-C or 'mountchain unmount {mountPoint}'");
         return ExitCodes.Success;
     }
 

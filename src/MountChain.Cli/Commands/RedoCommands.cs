@@ -24,7 +24,7 @@ public static class RedoCommands
 
     private static Command CreateChild()
     {
-        var command = new Command("create-child", "VDDK CreateChild: a new, empty monolithicSparse redo log on a generation of the chain");
+        var command = new Command("create-child", $"VDDK CreateChild: a new, empty monolithicSparse redo log on a generation of the chain (recorded in PARENT{ChildRegistry.Suffix} beside the parent, so unlink and commit see it in any folder)");
         var source = new DiskSource().AddTo(command);
         var child = new Argument<FileInfo>("child") { Description = "The new redo log (.vmdk); must not exist" };
         command.Arguments.Add(child);
@@ -39,14 +39,11 @@ public static class RedoCommands
             if (!chain.HasGeneration(g))
                 throw new UsageException($"generation {g} does not exist (the chain has 0..{chain.TopGeneration})");
             using var log = RedoLogOperations.CreateChild(chain, g, parse.GetValue(child)!.FullName);
-            var result = new
-            {
-                file = log.Path, parent = chain.Links[g].Path, generation = g,
-                cid = log.Cid.ToString("x8"), parentCid = log.ParentCid.ToString("x8"), parentFileNameHint = log.ParentFileNameHint,
-                capacityBytes = log.CapacitySectors * 512,
-            };
-            if (parse.GetValue(JsonOption)) Json.Write(result);
-            else Console.WriteLine($"created {result.file}: child of generation {g} ({result.parent}), CID {result.cid}, parentCID {result.parentCid}");
+            foreach (var w in log.Warnings) Console.Error.WriteLine($"mountchain: warning: {w}");
+            var result = new ChildCreated(log.Path, chain.Links[g].Path, g, log.Cid.ToString("x8"), log.ParentCid.ToString("x8"),
+                log.ParentFileNameHint, log.CapacitySectors * 512);
+            if (parse.GetValue(JsonOption)) Json.Write(result, Json.Types.ChildCreated);
+            else Console.WriteLine($"created {result.File}: child of generation {g} ({result.Parent}), CID {result.Cid}, parentCID {result.ParentCid}");
             return ExitCodes.Success;
         });
         return command;
@@ -109,7 +106,7 @@ public static class RedoCommands
                     throw new IOException($"{inputPath}: input ended after {written} of {count} bytes (the bytes read were written)");
             }
             device.Flush();
-            if (parse.GetValue(JsonOption)) Json.Write(new { file = device.Log.Path, offset = at, bytes = written, cid = device.Log.Cid.ToString("x8"), repairs = device.Log.Repairs });
+            if (parse.GetValue(JsonOption)) Json.Write(new WriteResult(device.Log.Path, at, written, device.Log.Cid.ToString("x8"), device.Log.Repairs), Json.Types.WriteResult);
             else Console.WriteLine($"wrote {written} bytes at offset {at} into {device.Log.Path}");
             return ExitCodes.Success;
         });
@@ -138,7 +135,7 @@ public static class RedoCommands
     {
         var command = new Command("commit", "Revert/commit: apply a redo log's grains to its parent (hosted sparse or flat), give the parent a new CID, delete the log");
         var log = new Argument<FileInfo>("log") { Description = "The redo log to commit" };
-        var force = new Option<bool>("--force") { Description = "Commit even if other links name the parent (they will be torn) or the log as parent" };
+        var force = new Option<bool>("--force") { Description = $"Commit even if other links name the parent (they will be torn) or the log as parent. Checked: the .vmdk files in the log's and the parent's folders, and the children mountchain created (listed in LINK{ChildRegistry.Suffix}, any folder); children other tools made in other folders are not seen" };
         command.Arguments.Add(log);
         command.Options.Add(force);
         command.Options.Add(JsonOption);
@@ -157,7 +154,7 @@ public static class RedoCommands
             }
             foreach (var repair in result.Repairs) Console.Error.WriteLine($"mountchain: repaired {result.LogPath}: {repair}");
             if (json)
-                Json.Write(new { log = result.LogPath, parent = result.ParentPath, oldParentCid = result.OldParentCid.ToString("x8"), newParentCid = result.NewParentCid.ToString("x8"), result.BytesCopied, result.BytesZeroed, result.Resumed });
+                Json.Write(new CommitOutput(result.LogPath, result.ParentPath, result.OldParentCid.ToString("x8"), result.NewParentCid.ToString("x8"), result.BytesCopied, result.BytesZeroed, result.Resumed), Json.Types.CommitOutput);
             else if (result.Resumed)
                 Console.WriteLine($"finished an interrupted commit of {result.LogPath} into {result.ParentPath} (CID {result.NewParentCid:x8}); the log is deleted");
             else
@@ -169,16 +166,16 @@ public static class RedoCommands
 
     private static Command Unlink()
     {
-        var command = new Command("unlink", "VDDK Unlink: delete a link's descriptor and extent files");
+        var command = new Command("unlink", "VDDK Unlink: delete a link's descriptor and extent files; refused while a known child names it as parent (see --force)");
         var link = new Argument<FileInfo>("link") { Description = "The link to delete" };
-        var force = new Option<bool>("--force") { Description = "Delete even if other links in its folder name it as their parent" };
+        var force = new Option<bool>("--force") { Description = $"Delete even if other links name it as their parent. Checked: the .vmdk files in its folder, and the children mountchain created on it (listed in LINK{ChildRegistry.Suffix}, any folder); children other tools made in other folders are not seen" };
         command.Arguments.Add(link);
         command.Options.Add(force);
         command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
             var deleted = RedoLogOperations.Unlink(parse.GetValue(link)!.FullName, parse.GetValue(force));
-            if (parse.GetValue(JsonOption)) Json.Write(new { deleted });
+            if (parse.GetValue(JsonOption)) Json.Write(new UnlinkResult(deleted), Json.Types.UnlinkResult);
             else foreach (var f in deleted) Console.WriteLine($"deleted {f}");
             return ExitCodes.Success;
         });
@@ -194,7 +191,7 @@ public static class RedoCommands
         command.SetAction(parse =>
         {
             using var redo = RedoLog.Open(parse.GetValue(log)!.FullName, new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero });
-            if (parse.GetValue(JsonOption)) Json.Write(new { file = redo.Path, repairs = redo.Repairs });
+            if (parse.GetValue(JsonOption)) Json.Write(new RepairResult(redo.Path, redo.Repairs), Json.Types.RepairResult);
             else if (redo.Repairs.Count == 0) Console.WriteLine($"{redo.Path}: clean, nothing to repair");
             else foreach (var r in redo.Repairs) Console.WriteLine($"{redo.Path}: {r}");
             return ExitCodes.Success;
@@ -253,9 +250,9 @@ public static class RedoCommands
             clock.Stop();
             double seconds = clock.Elapsed.TotalSeconds;
             if (report) { stdout.WriteLine($"flushed {count - 1}"); stdout.Flush(); }
-            var result = new { writes = count, bytes, seconds, iops = count / seconds, mbPerSecond = bytes / seconds / 1e6 };
-            if (parse.GetValue(JsonOption)) Json.Write(result);
-            else Console.WriteLine($"{count} writes, {bytes} bytes in {seconds:0.000} s: {result.iops:0} IOPS, {result.mbPerSecond:0.0} MB/s");
+            var result = new WriteBenchResult(count, null, bytes, seconds, count / seconds, bytes / seconds / 1e6);
+            if (parse.GetValue(JsonOption)) Json.Write(result, Json.Types.WriteBenchResult);
+            else Console.WriteLine($"{count} writes, {bytes} bytes in {seconds:0.000} s: {result.Iops:0} IOPS, {result.MbPerSecond:0.0} MB/s");
             return ExitCodes.Success;
         });
         return command;
@@ -285,12 +282,20 @@ public static class RedoCommands
         device.Flush();
         double seconds = clock.Elapsed.TotalSeconds;
         long writes = (long)count * writers;
-        var result = new { writes, writers, bytes, seconds, iops = writes / seconds, mbPerSecond = bytes / seconds / 1e6 };
-        if (json) Json.Write(result);
-        else Console.WriteLine($"{writes} writes by {writers} writers, {bytes} bytes in {seconds:0.000} s: {result.iops:0} IOPS, {result.mbPerSecond:0.0} MB/s");
+        var result = new WriteBenchResult(writes, writers, bytes, seconds, writes / seconds, bytes / seconds / 1e6);
+        if (json) Json.Write(result, Json.Types.WriteBenchResult);
+        else Console.WriteLine($"{writes} writes by {writers} writers, {bytes} bytes in {seconds:0.000} s: {result.Iops:0} IOPS, {result.MbPerSecond:0.0} MB/s");
         return ExitCodes.Success;
     }
 }
+
+/// <summary>The --json outputs of the redo-log commands (property order is the output's order).</summary>
+internal sealed record ChildCreated(string File, string Parent, int Generation, string Cid, string ParentCid, string? ParentFileNameHint, long CapacityBytes);
+internal sealed record WriteResult(string File, long Offset, long Bytes, string Cid, IReadOnlyList<string> Repairs);
+internal sealed record CommitOutput(string Log, string Parent, string OldParentCid, string NewParentCid, long BytesCopied, long BytesZeroed, bool Resumed);
+internal sealed record UnlinkResult(IReadOnlyList<string> Deleted);
+internal sealed record RepairResult(string File, IReadOnlyList<string> Repairs);
+internal sealed record WriteBenchResult(long Writes, int? Writers, long Bytes, double Seconds, double Iops, double MbPerSecond);
 
 /// <summary>Byte counts with binary suffixes: 512, 4K, 16M, 1G, 2T (also KiB/MiB forms).</summary>
 public static class SizeText

@@ -16,7 +16,7 @@ public static class VmInfoCommand
         var snapshots = db is null ? [] : Flatten(db, null, 0).ToList();
         var disks = vmx.Disks.Select(d => Disk(d, db, dir, options)).ToList();
         var info = new VmInfo(vmx.Path, vmx.DisplayName, db?.Path, db?.CurrentUid, db?.NeedConsolidate ?? false, snapshots, disks);
-        if (json) Json.Write(info);
+        if (json) Json.Write(info, Json.Types.VmInfo);
         else Print(info);
         return disks.All(d => d.Error is null) ? ExitCodes.Success : ExitCodes.InputProblem;
     }

@@ -49,18 +49,30 @@ public static class LinkOpener
     {
         try
         {
-            using var handle = FileOpening.OpenReadOnly(path);
-            if (EmbeddedDescriptor.TryReadHeader(handle, path) is { } header)
-                return EmbeddedDescriptor.ReadRegion(handle, header, path) is { } region ? DescriptorParser.Parse(region, path) : null;
-            Span<byte> head = stackalloc byte[Sector.Size];
-            int n = RandomAccess.Read(handle, head, 0);
-            if (!VmdkProbe.LooksLikeVmdk(head[..n])) return null;
-            return ReadTextDescriptor(handle, RandomAccess.GetLength(handle), path);
+            return ReadDescriptor(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or VmdkException)
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// As <see cref="TryReadDescriptor"/>, but a file that looks like a link and cannot be read
+    /// throws its one-line error; null only for files that are no link (extent data, other files).
+    /// Reads at most the header and the bounded descriptor (§10.1), whatever the file's size.
+    /// </summary>
+    public static VmdkDescriptor? ReadDescriptor(string path)
+    {
+        using var handle = FileOpening.OpenReadOnly(path);
+        if (EmbeddedDescriptor.TryReadHeader(handle, path) is { } header)
+            return EmbeddedDescriptor.ReadRegion(handle, header, path) is { } region ? DescriptorParser.Parse(region, path) : null;
+        Span<byte> head = stackalloc byte[Sector.Size];
+        int n = RandomAccess.Read(handle, head, 0);
+        if (n >= 4 && (head[..4].SequenceEqual("COWD"u8) || head[..4].SequenceEqual("kdmv"u8))) return null;
+        if (n >= 8 && head[..8].SequenceEqual(new byte[] { 0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0 })) return null;
+        if (!VmdkProbe.LooksLikeVmdk(head[..n])) return null;
+        return ReadTextDescriptor(handle, RandomAccess.GetLength(handle), path);
     }
 
     /// <summary>A text descriptor file (format doc §1.2), bounded in size before it is read.</summary>

@@ -24,4 +24,16 @@ public static class ParentFit
         if (childParentCid == VmdkDescriptor.UncheckableCid || parentCid == VmdkDescriptor.UncheckableCid) return ParentFitResult.Uncheckable;
         return childParentCid == parentCid ? ParentFitResult.Fits : ParentFitResult.CidDiffers;
     }
+
+    /// <summary>True when the parent is accepted (the CID may still be unverifiable).</summary>
+    public static bool Accepts(ParentFitResult result) => result is ParentFitResult.Fits or ParentFitResult.Uncheckable;
+
+    /// <summary>The one wording of a fit result (chain open, `tree`, `check`); null for <see cref="ParentFitResult.Fits"/>.</summary>
+    public static string? Explain(ParentFitResult result, long childSectors, uint childParentCid, string parentPath, long parentSectors, uint parentCid) => result switch
+    {
+        ParentFitResult.CapacityDiffers => $"capacity {childSectors} sectors differs from parent {parentPath} ({parentSectors} sectors)",
+        ParentFitResult.Uncheckable => "CID fffffffe: the parent's content ID cannot be checked",
+        ParentFitResult.CidDiffers => $"parentCID {childParentCid:x8} does not match CID {parentCid:x8} of parent {parentPath}: the parent was modified after this link was created",
+        _ => null,
+    };
 }

@@ -49,21 +49,11 @@ internal sealed class ParentResolver(ChainOpenOptions options)
     /// <summary>Null when <paramref name="parent"/> may be the parent of <paramref name="child"/>.</summary>
     private static string? Validate(Link child, Link parent, out bool cidOnly, out string? warning)
     {
-        cidOnly = false;
-        warning = null;
-        switch (ParentFit.Check(child.CapacitySectors, child.ParentCid, parent.CapacitySectors, parent.Cid))
-        {
-            case ParentFitResult.CapacityDiffers:
-                return $"capacity {child.CapacitySectors} sectors differs from parent {parent.Path} ({parent.CapacitySectors} sectors)";
-            case ParentFitResult.Uncheckable:
-                warning = "CID fffffffe: the parent's content ID cannot be checked";
-                return null;
-            case ParentFitResult.CidDiffers:
-                cidOnly = true;
-                return $"parentCID {child.ParentCid:x8} does not match CID {parent.Cid:x8} of parent {parent.Path}: the parent was modified after this link was created";
-            default:
-                return null;
-        }
+        var fit = ParentFit.Check(child.CapacitySectors, child.ParentCid, parent.CapacitySectors, parent.Cid);
+        string? text = ParentFit.Explain(fit, child.CapacitySectors, child.ParentCid, parent.Path, parent.CapacitySectors, parent.Cid);
+        cidOnly = fit == ParentFitResult.CidDiffers;
+        warning = fit == ParentFitResult.Uncheckable ? text : null;
+        return ParentFit.Accepts(fit) ? null : text;
     }
 
     /// <summary>For callers without explicit parent mappings (folder scans).</summary>

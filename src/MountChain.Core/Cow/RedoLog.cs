@@ -58,6 +58,8 @@ public sealed class RedoLog : IDisposable
     public long GrainBytes => _writer.GrainBytes;
     /// <summary>What opening repaired (uncleanShutdown recovery); empty when the log was clean.</summary>
     public IReadOnlyList<string> Repairs => _writer.Repairs;
+    /// <summary>Problems worked around while creating the log (e.g. its parent's child registry could not be written).</summary>
+    public List<string> Warnings { get; } = [];
     /// <summary>The copy-on-write engine of the log's one extent.</summary>
     public SparseExtentWriter Extent => _writer;
 

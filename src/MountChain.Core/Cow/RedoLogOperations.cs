@@ -41,7 +41,10 @@ public static class RedoLogOperations
         IEnumerable<KeyValuePair<string, string>> ddb = [];
         for (int g = generation; g >= 0; g--)
             if (chain.Links[g].Descriptor.Ddb.Count > 0) { ddb = chain.Links[g].Descriptor.Ddb; break; }
-        return RedoLog.Create(childPath, parent.CapacitySectors, parent.Cid, hint, ddb, options);
+        var log = RedoLog.Create(childPath, parent.CapacitySectors, parent.Cid, hint, ddb, options);
+        // Recorded beside the parent so unlink/commit of the parent see this child in any folder.
+        if (ChildRegistry.Register(parent.Path, log.Path) is { } warning) log.Warnings.Add(warning);
+        return log;
     }
 
     /// <summary>
@@ -143,6 +146,8 @@ public static class RedoLogOperations
             chain.Dispose();
             log.Dispose();
             DeleteLogAndMarker(logPath, marker);
+            ChildRegistry.Forget(parentPath, logPath);
+            ChildRegistry.Delete(logPath);
             return new CommitResult(logPath, parentPath, oldCid, newParentCid, copied, zeroed, repairs, Resumed: false);
         }
     }
@@ -213,8 +218,9 @@ public static class RedoLogOperations
     }
 
     /// <summary>
-    /// VDDK Unlink: deletes a link's descriptor and extent files. Refused when another link in its
-    /// folder names it as parent, unless <paramref name="force"/>. Returns the files deleted.
+    /// VDDK Unlink: deletes a link's descriptor and extent files. Refused, unless
+    /// <paramref name="force"/>, when a link names it as parent: any .vmdk in its folder, or a
+    /// child mountchain created anywhere (<see cref="ChildRegistry"/>). Returns the files deleted.
     /// </summary>
     public static IReadOnlyList<string> Unlink(string path, bool force = false)
     {
@@ -242,6 +248,10 @@ public static class RedoLogOperations
             deleted.Add(file);
         }
         WritableFile.SyncDirectory(dir);
+        ChildRegistry.Delete(path);
+        if (descriptor.ParentFileNameHint is { } hint)
+            foreach (string parent in ParentResolver.Candidates(path, hint, ParentResolver.NoParentMap, []).Where(File.Exists))
+                ChildRegistry.Forget(parent, path);
         return deleted;
     }
 }

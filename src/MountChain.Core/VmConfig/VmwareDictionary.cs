@@ -1,5 +1,5 @@
-using System.Text;
 using MountChain.Core.Errors;
+using MountChain.Core.Formats.Descriptor;
 
 namespace MountChain.Core.VmConfig;
 
@@ -66,49 +66,9 @@ public sealed class VmwareDictionary
     }
 
     /// <summary>`.encoding` (first line by convention) names the code page; UTF-8 by default.</summary>
-    private static string Decode(ReadOnlySpan<byte> bytes, string path)
-    {
-        string latin = Encoding.Latin1.GetString(bytes[..Math.Min(bytes.Length, 4096)]);
-        string? name = null;
-        foreach (var raw in latin.Split('\n'))
-        {
-            string line = raw.Trim();
-            int eq = line.IndexOf('=');
-            if (eq > 0 && line[..eq].Trim().Equals(".encoding", StringComparison.OrdinalIgnoreCase))
-            {
-                name = line[(eq + 1)..].Trim().Trim('"');
-                break;
-            }
-        }
-        if (name is null || name.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) || name.Equals("UTF8", StringComparison.OrdinalIgnoreCase))
-            return new UTF8Encoding(false, false).GetString(bytes);
-        try
-        {
-            Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-            return Encoding.GetEncoding(name).GetString(bytes);
-        }
-        catch (ArgumentException)
-        {
-            throw new UnsupportedFeatureException(path, $".encoding '{name}' is not supported");
-        }
-    }
+    private static string Decode(ReadOnlySpan<byte> bytes, string path) => VmwareText.Decode(bytes, path, 4096, ".encoding");
 
-    /// <summary>Pipe escapes: `|` + two hex digits is that byte (`|22` = '"', `|7C` = '|'), format doc §8.</summary>
-    private static string Unescape(string s)
-    {
-        if (!s.Contains('|')) return s;
-        var sb = new StringBuilder(s.Length);
-        for (int i = 0; i < s.Length; i++)
-        {
-            if (s[i] == '|' && i + 2 < s.Length && Uri.IsHexDigit(s[i + 1]) && Uri.IsHexDigit(s[i + 2]))
-            {
-                sb.Append((char)Convert.ToByte(s.Substring(i + 1, 2), 16));
-                i += 2;
-            }
-            else sb.Append(s[i]);
-        }
-        return sb.ToString();
-    }
+    private static string Unescape(string s) => VmwareText.UnescapePipes(s);
 
-    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
+    private static string Shorten(string s) => VmwareText.Shorten(s);
 }

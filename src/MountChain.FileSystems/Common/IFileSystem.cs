@@ -32,6 +32,9 @@ public interface IFileSystem : IDisposable
 
     /// <summary>Allocated ranges of a file as (offset, length) in file bytes, for sparse-aware copying. Null if unknown (treat as fully allocated).</summary>
     IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => null;
+
+    /// <summary>Extended attributes as the kernel's getxattr shows them (name with namespace prefix, value), or null when the reader has none.</summary>
+    IReadOnlyList<(string Name, byte[] Value)>? GetExtendedAttributes(FsEntry entry) => null;
 }
 
 public enum FsEntryType : byte { File, Directory, Symlink, Other }

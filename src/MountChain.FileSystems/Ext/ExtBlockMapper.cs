@@ -22,7 +22,23 @@ internal sealed class ExtBlockMapper(ExtSuperblock sb, ExtMetadataReader metadat
         int nodes = 0;
         if (inode.HasExtents) WalkExtents(inode, inode.BlockArray, -1, 0, runs, 0, ref nodes);
         else MapIndirect(inode, runs);
-        return runs.ToArray();
+        var result = runs.ToArray();
+        CheckNoSharedBlocks(inode, result);
+        return result;
+    }
+
+    /// <summary>
+    /// Two parts of one file never share a disk block: a map that reuses blocks (e.g. a 2 GiB
+    /// directory made of one block repeated) is a forgery that would multiply work and memory.
+    /// </summary>
+    private static void CheckNoSharedBlocks(ExtInode inode, ExtRun[] runs)
+    {
+        if (runs.Length < 2) return;
+        var byDisk = (ExtRun[])runs.Clone();
+        Array.Sort(byDisk, (a, b) => a.Physical.CompareTo(b.Physical));
+        for (int i = 1; i < byDisk.Length; i++)
+            if (byDisk[i].Physical < byDisk[i - 1].Physical + byDisk[i - 1].Count)
+                throw new FileSystemCorruptException($"ext inode {inode.Number}: file blocks {byDisk[i - 1].FileBlock} and {byDisk[i].FileBlock} share disk block {byDisk[i].Physical}");
     }
 
     private void WalkExtents(ExtInode inode, ReadOnlySpan<byte> node, int expectedDepth, ulong minBlock, List<ExtRun> runs, ulong nodeBlock, ref int nodes)

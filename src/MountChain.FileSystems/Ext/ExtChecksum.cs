@@ -49,13 +49,17 @@ public sealed class ExtChecksumPolicy
 
     public IReadOnlyList<string> Warnings { get { lock (_gate) return _warnings.ToList(); } }
 
+    /// <summary>At most this many mismatches are reported one by one; then one line says more were found.</summary>
+    public const int MaxReported = 20;
+
     internal void Mismatch(string structure)
     {
         string text = $"{structure}: metadata checksum mismatch";
-        if (Strict) throw new Common.FileSystemCorruptException(text);
+        if (Strict) throw new Common.FileSystemCorruptException($"{text} (strict checksums)");
         lock (_gate)
         {
-            if (_warnings.Count >= 1000 || !_seen.Add(text)) return;
+            if (_warnings.Count > MaxReported || !_seen.Add(text)) return;
+            if (_warnings.Count == MaxReported) text = $"more than {MaxReported} metadata checksum mismatches; further ones are not reported";
             _warnings.Add(text);
         }
         Report?.Invoke(text);

@@ -16,8 +16,7 @@ public sealed class ExtFileSystem : IFileSystem
     private const int MaxSymlinkFollows = 40;
     private const int MaxSymlinkSize = 4096; // PATH_MAX
     private const int InodeCacheCapacity = 16384;
-    private const int DirectoryCacheCapacity = 256;
-    private const int MaxCachedDirectoryEntries = 65536;
+    private const long DirectoryCacheBytes = 16 << 20;
 
     private readonly IBlockDevice _device;
     private readonly bool _ownsDevice;
@@ -27,11 +26,14 @@ public sealed class ExtFileSystem : IFileSystem
     private readonly ExtDirectoryReader _directories;
     private readonly ExtXattrReader _xattrs;
     private readonly BoundedCache<uint, ExtInode> _inodes = new(InodeCacheCapacity);
-    private readonly BoundedCache<uint, List<ExtDirEntry>> _dirEntries = new(DirectoryCacheCapacity);
+    private readonly ExtDirectoryCache _dirEntries = new(DirectoryCacheBytes);
 
-    private ExtFileSystem(IBlockDevice device, ExtSuperblock sb, ExtChecksumPolicy checksums, bool ownsDevice)
+    private readonly string _volumeName;
+
+    private ExtFileSystem(IBlockDevice device, ExtSuperblock sb, ExtChecksumPolicy checksums, bool ownsDevice, string volumeName)
     {
         _device = device;
+        _volumeName = volumeName;
         _ownsDevice = ownsDevice;
         _sb = sb;
         Checksums = checksums;
@@ -41,8 +43,8 @@ public sealed class ExtFileSystem : IFileSystem
         _data = new ExtFileDataReader(sb, device, new ExtBlockMapper(sb, metadata, checksums));
         _directories = new ExtDirectoryReader(sb, _data, checksums);
         _xattrs = new ExtXattrReader(sb, metadata, checksums);
-        var root = ReadInode(RootInode);
-        if (!root.IsDirectory) throw new FileSystemCorruptException($"ext root inode {RootInode} is not a directory");
+        var root = Named("/", () => ReadInode(RootInode));
+        if (!root.IsDirectory) throw new FileSystemCorruptException($"{Where("/")}: ext root inode {RootInode} is not a directory");
         Root = MakeEntry("", "/", new ExtNode(root, null));
     }
 
@@ -57,16 +59,49 @@ public sealed class ExtFileSystem : IFileSystem
 
     public IReadOnlyList<string> Warnings => Checksums.Warnings;
 
-    public static ExtFileSystem Open(IBlockDevice device, ExtChecksumPolicy? checksums = null, bool ownsDevice = false)
+    /// <param name="volumeName">Named with the path in every corruption error ("p3/vg0-root:/etc/passwd: ext inode 12: ..."), or empty.</param>
+    public static ExtFileSystem Open(IBlockDevice device, ExtChecksumPolicy? checksums = null, bool ownsDevice = false, string volumeName = "")
     {
         if (device.Length < ExtSuperblock.Offset + ExtSuperblock.Size)
             throw new FileSystemCorruptException("ext superblock: the volume is smaller than 2 KiB");
         var raw = new byte[ExtSuperblock.Size];
         device.Read(raw, ExtSuperblock.Offset);
-        return new ExtFileSystem(device, ExtSuperblock.Parse(raw, device.Length), checksums ?? new ExtChecksumPolicy(), ownsDevice);
+        return new ExtFileSystem(device, ExtSuperblock.Parse(raw, device.Length), checksums ?? new ExtChecksumPolicy(), ownsDevice, volumeName);
     }
 
-    public IReadOnlyList<FsEntry> List(FsEntry directory)
+    public IReadOnlyList<FsEntry> List(FsEntry directory) => Named(directory.Path, () => ListEntries(directory));
+
+    public FsEntry? Lookup(string path) => Named(path, () => LookupPath(path));
+
+    public int Read(FsEntry entry, Span<byte> buffer, long offset)
+    {
+        try { return ReadData(entry, buffer, offset); }
+        catch (FileSystemCorruptException e) { throw Renamed(entry.Path, e); }
+    }
+
+    public string ReadLink(FsEntry entry) => Named(entry.Path, () => ReadLinkOf(entry));
+
+    public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => Named(entry.Path, () => AllocatedRanges(entry));
+
+    /// <summary>
+    /// Extended attributes (user.*, trusted.*, security.*, system.posix_acl_*) in on-disk order, as
+    /// getxattr shows them: ACLs in the POSIX xattr format, the inline-data "system.data" left out.
+    /// </summary>
+    public IReadOnlyList<(string Name, byte[] Value)> GetExtendedAttributes(FsEntry entry) => Named(entry.Path, () => ExtendedAttributesOf(entry));
+
+    private string Where(string path) => _volumeName.Length == 0 ? path : $"{_volumeName}:{path}";
+
+    /// <summary>A corruption error names the volume and the path being read as well as the structure.</summary>
+    private T Named<T>(string path, Func<T> read)
+    {
+        try { return read(); }
+        catch (FileSystemCorruptException e) { throw Renamed(path, e); }
+    }
+
+    private FileSystemCorruptException Renamed(string path, FileSystemCorruptException e) =>
+        e.Message.StartsWith(Where(path) + ":", StringComparison.Ordinal) ? e : new FileSystemCorruptException($"{Where(path)}: {e.Message}");
+
+    private List<FsEntry> ListEntries(FsEntry directory)
     {
         var node = Resolve(directory);
         if (!node.Inode.IsDirectory) throw new IOException($"{directory.Path}: not a directory");
@@ -84,7 +119,7 @@ public sealed class ExtFileSystem : IFileSystem
         return result;
     }
 
-    public FsEntry? Lookup(string path)
+    private FsEntry? LookupPath(string path)
     {
         var components = new Queue<string>(Split(path));
         var stack = new List<(string Name, ExtNode Node)>();
@@ -119,7 +154,7 @@ public sealed class ExtFileSystem : IFileSystem
         return MakeEntry(stack[^1].Name, "/" + string.Join('/', stack.Select(s => s.Name)), stack[^1].Node);
     }
 
-    public int Read(FsEntry entry, Span<byte> buffer, long offset)
+    private int ReadData(FsEntry entry, Span<byte> buffer, long offset)
     {
         var inode = Resolve(entry).Inode;
         if (inode.IsDirectory) throw new IOException($"{entry.Path}: is a directory");
@@ -128,14 +163,14 @@ public sealed class ExtFileSystem : IFileSystem
         return _data.Read(inode, buffer, offset);
     }
 
-    public string ReadLink(FsEntry entry)
+    private string ReadLinkOf(FsEntry entry)
     {
         var inode = Resolve(entry).Inode;
         if (!inode.IsSymlink) throw new IOException($"{entry.Path}: not a symbolic link");
         return ReadLinkTarget(inode);
     }
 
-    public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry)
+    private List<(long Offset, long Length)>? AllocatedRanges(FsEntry entry)
     {
         var inode = Resolve(entry).Inode;
         if (!inode.IsRegular || inode.HasInlineData) return null;
@@ -152,8 +187,18 @@ public sealed class ExtFileSystem : IFileSystem
         return ranges;
     }
 
-    /// <summary>Extended attributes (user.*, security.*, system.posix_acl_*, ...) in on-disk order.</summary>
-    public IReadOnlyList<(string Name, byte[] Value)> GetExtendedAttributes(FsEntry entry) => Xattrs(Resolve(entry).Inode);
+    private List<(string Name, byte[] Value)> ExtendedAttributesOf(FsEntry entry)
+    {
+        var inode = Resolve(entry).Inode;
+        var result = new List<(string Name, byte[] Value)>();
+        foreach (var (name, value) in Xattrs(inode))
+        {
+            if (name == "system.data") continue;
+            result.Add(name.StartsWith("system.posix_acl_", StringComparison.Ordinal)
+                ? (name, ExtXattrReader.ToPosixAcl(value, $"ext inode {inode.Number} {name}")) : (name, value));
+        }
+        return result;
+    }
 
     public void Dispose()
     {
@@ -245,7 +290,7 @@ public sealed class ExtFileSystem : IFileSystem
     {
         if (_dirEntries.TryGet(dir.Number, out var cached)) return cached!;
         var entries = _directories.Read(dir, dir.HasInlineData ? InlineContinuation(dir) : null);
-        if (entries.Count <= MaxCachedDirectoryEntries) _dirEntries.Add(dir.Number, entries);
+        _dirEntries.Add(dir.Number, entries);
         return entries;
     }
 

@@ -47,6 +47,30 @@ internal sealed class ExtXattrReader(ExtSuperblock sb, ExtMetadataReader metadat
         return result;
     }
 
+    /// <summary>
+    /// An ACL as ext4 stores it (version 1; short 4-byte entries for the owner, group, mask and other,
+    /// 8-byte ones with an id for named users and groups) in the POSIX xattr form getxattr returns
+    /// (version 2, every entry 8 bytes, id 0xFFFFFFFF where there is none) — kernel ext4_acl_from_disk.
+    /// </summary>
+    public static byte[] ToPosixAcl(ReadOnlySpan<byte> disk, string where)
+    {
+        if (disk.Length < 4 || BinaryPrimitives.ReadUInt32LittleEndian(disk) != 1) throw new FileSystemCorruptException($"{where}: not an ext4 ACL (version 1)");
+        var result = new List<byte>(8 + disk.Length * 2) { 2, 0, 0, 0 };
+        Span<byte> entry = stackalloc byte[8];
+        for (int pos = 4; pos < disk.Length;)
+        {
+            if (pos + 4 > disk.Length) throw new FileSystemCorruptException($"{where}: ACL entry at {pos} runs past the end");
+            ushort tag = BinaryPrimitives.ReadUInt16LittleEndian(disk[pos..]);
+            bool named = tag is 0x02 or 0x08; // ACL_USER, ACL_GROUP
+            if (named && pos + 8 > disk.Length) throw new FileSystemCorruptException($"{where}: ACL entry at {pos} runs past the end");
+            disk.Slice(pos, 4).CopyTo(entry);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[4..], named ? BinaryPrimitives.ReadUInt32LittleEndian(disk[(pos + 4)..]) : uint.MaxValue);
+            result.AddRange(entry);
+            pos += named ? 8 : 4;
+        }
+        return result.ToArray();
+    }
+
     /// <param name="entries">Where the entry list is (starting at <paramref name="first"/>).</param>
     /// <param name="values">What e_value_offs is relative to.</param>
     private static void ParseEntries(ReadOnlySpan<byte> entries, int first, ReadOnlySpan<byte> values, string where,

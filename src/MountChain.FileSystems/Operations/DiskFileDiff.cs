@@ -1,4 +1,5 @@
 using MountChain.Core.BlockDevices;
+using MountChain.FileSystems.Common;
 
 namespace MountChain.FileSystems.Operations;
 
@@ -17,7 +18,7 @@ public sealed record PartitionFileChanges(string Partition, string FileSystem, I
 /// </summary>
 public static class DiskFileDiff
 {
-    public static List<PartitionFileChanges> Compare(IBlockDevice before, IBlockDevice after)
+    public static List<PartitionFileChanges> Compare(IBlockDevice before, IBlockDevice after, FileSystemOptions? options = null)
     {
         var a = DiskVolumes.Scan(before).Where(v => !v.IsContainer).ToDictionary(v => v.Name);
         var b = DiskVolumes.Scan(after).Where(v => !v.IsContainer).ToDictionary(v => v.Name);
@@ -29,8 +30,8 @@ public static class DiskFileDiff
             string kind = (vb ?? va)!.FileSystem.Kind;
             try
             {
-                var ma = Manifest(before, va);
-                var mb = Manifest(after, vb);
+                var ma = Manifest(before, va, options);
+                var mb = Manifest(after, vb, options);
                 result.Add(new PartitionFileChanges(name, kind, ManifestDiff.Compare(ma ?? [], mb ?? [])));
             }
             catch (Exception e) when (e is IOException or NotSupportedException)
@@ -41,10 +42,10 @@ public static class DiskFileDiff
         return result;
     }
 
-    private static List<ManifestEntry>? Manifest(IBlockDevice disk, VolumeInfo? info)
+    private static List<ManifestEntry>? Manifest(IBlockDevice disk, VolumeInfo? info, FileSystemOptions? options)
     {
         if (info == null) return null;
-        using var volume = DiskVolumes.Open(disk, info);
+        using var volume = DiskVolumes.Open(disk, info, options);
         return FileManifest.Build(volume.FileSystem, volume.FileSystem.Root);
     }
 }

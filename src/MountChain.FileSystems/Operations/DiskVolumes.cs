@@ -69,23 +69,26 @@ public static class DiskVolumes
     public static OpenedVolume Open(IBlockDevice disk, int partition) => Open(disk, $"p{partition}");
 
     /// <param name="name">"pK" or "K" for a partition, "pK/VG-LV" or "K/VG-LV" for a logical volume (as <c>volumes</c> lists them).</param>
-    public static OpenedVolume Open(IBlockDevice disk, string name)
+    /// <param name="options">Checksum strictness and where warnings go (they are prefixed with the volume's name).</param>
+    public static OpenedVolume Open(IBlockDevice disk, string name, FileSystemOptions? options = null)
     {
         var volumes = Scan(disk);
         string wanted = Normalize(name);
         var info = volumes.FirstOrDefault(v => string.Equals(v.Name, wanted, StringComparison.Ordinal))
             ?? throw new IOException($"volume {wanted} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Name))})");
-        return Open(disk, info);
+        return Open(disk, info, options);
     }
 
-    public static OpenedVolume Open(IBlockDevice disk, VolumeInfo info)
+    public static OpenedVolume Open(IBlockDevice disk, VolumeInfo info, FileSystemOptions? options = null)
     {
         if (info.LogicalVolume?.Volume.Unsupported is { } why) throw new IOException($"{info.Name}: {why}");
-        var factory = FileSystemRegistry.Find(info.FileSystem.Kind)
+        var factory = FileSystemRegistry.FindWithOptions(info.FileSystem.Kind)
             ?? throw new IOException($"{info.Name}: file system '{info.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
         var device = info.OpenDevice(disk);
-        try { return new OpenedVolume(info, device, factory(device)); }
-        catch (FileSystemCorruptException e) { throw new FileSystemCorruptException($"{info.Name}: {e.Message}"); }
+        options = (options ?? FileSystemOptions.Default) with { VolumeName = info.Name };
+        if (options.Warning is { } warn) options = options with { Warning = text => warn($"{info.Name}: {text}") };
+        try { return new OpenedVolume(info, device, factory(device, options)); }
+        catch (FileSystemCorruptException e) when (!e.Message.StartsWith(info.Name + ":", StringComparison.Ordinal)) { throw new FileSystemCorruptException($"{info.Name}: {e.Message}"); }
         catch (NotSupportedException e) { throw new NotSupportedException($"{info.Name}: {e.Message}", e); }
     }
 

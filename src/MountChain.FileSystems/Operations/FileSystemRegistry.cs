@@ -10,28 +10,37 @@ namespace MountChain.FileSystems.Operations;
 /// </summary>
 public static class FileSystemRegistry
 {
-    private static readonly Dictionary<string, Func<IBlockDevice, IFileSystem>> Factories = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, Func<IBlockDevice, FileSystemOptions, IFileSystem>> Factories = new(StringComparer.Ordinal)
     {
-        ["ntfs"] = volume => new NtfsFileSystem(volume),
-        ["xfs"] = volume => Xfs.XfsFileSystem.Open(volume),
-        ["ext2"] = volume => Ext.ExtFileSystem.Open(volume),
-        ["ext3"] = volume => Ext.ExtFileSystem.Open(volume),
-        ["ext4"] = volume => Ext.ExtFileSystem.Open(volume),
-        [Fat.FatFileSystem.KindName] = volume => new Fat.FatFileSystem(volume),
-        [Exfat.ExfatFileSystem.KindName] = volume => new Exfat.ExfatFileSystem(volume),
+        ["ntfs"] = (volume, _) => new NtfsFileSystem(volume),
+        ["xfs"] = (volume, _) => Xfs.XfsFileSystem.Open(volume),
+        ["ext2"] = OpenExt,
+        ["ext3"] = OpenExt,
+        ["ext4"] = OpenExt,
+        [Fat.FatFileSystem.KindName] = (volume, _) => new Fat.FatFileSystem(volume),
+        [Exfat.ExfatFileSystem.KindName] = (volume, _) => new Exfat.ExfatFileSystem(volume),
     };
+
+    private static IFileSystem OpenExt(IBlockDevice volume, FileSystemOptions options) =>
+        Ext.ExtFileSystem.Open(volume, new Ext.ExtChecksumPolicy { Strict = options.StrictChecksums, Report = options.Warning }, volumeName: options.VolumeName);
 
     private static readonly Lock Gate = new();
 
     public static IEnumerable<string> Kinds { get { lock (Gate) return Factories.Keys.Order().ToList(); } }
 
-    public static Func<IBlockDevice, IFileSystem>? Find(string kind)
+    /// <summary>The reader of <paramref name="kind"/> with default options, or null.</summary>
+    public static Func<IBlockDevice, IFileSystem>? Find(string kind) =>
+        FindWithOptions(kind) is { } factory ? volume => factory(volume, FileSystemOptions.Default) : null;
+
+    public static Func<IBlockDevice, FileSystemOptions, IFileSystem>? FindWithOptions(string kind)
     {
         lock (Gate) return Factories.GetValueOrDefault(kind);
     }
 
     /// <summary>Adds or replaces the reader for <paramref name="kind"/>.</summary>
-    public static void Register(string kind, Func<IBlockDevice, IFileSystem> factory)
+    public static void Register(string kind, Func<IBlockDevice, IFileSystem> factory) => Register(kind, (volume, _) => factory(volume));
+
+    public static void Register(string kind, Func<IBlockDevice, FileSystemOptions, IFileSystem> factory)
     {
         lock (Gate) Factories[kind] = factory;
     }

@@ -8,8 +8,8 @@ public readonly record struct ExtractProgress(long Files, long Bytes);
 
 /// <summary>
 /// Copies a file or directory tree out of a file system: regular files (holes stay holes where
-/// the target supports sparse files), directories, symlinks recreated, times and (when the file
-/// system has them) owners (when run as root) and mode bits applied. Alternate data streams and special files are skipped.
+/// the target supports sparse files; hard links stay links), directories, symlinks recreated, times and (when the file
+/// system has them) owners (when run as root), extended attributes and mode bits applied. Alternate data streams and special files are skipped.
 /// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
 /// </summary>
 public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null)
@@ -17,6 +17,8 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
     private long _files, _bytes;
     private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];
     private readonly HashSet<ulong> _ancestors = [];
+    /// <summary>Files with more than one link already extracted, by id (inode, MFT record): later names become hard links.</summary>
+    private readonly Dictionary<ulong, string> _linked = [];
 
     public ExtractProgress Totals => new(_files, _bytes);
 
@@ -48,6 +50,7 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
                 }
                 _ancestors.Remove(entry.Id);
                 FileOwner.Apply(destination, entry);
+                ExtendedAttributeWriter.Apply(fs, destination, entry);
                 ApplyMode(destination, entry);
                 _directoryTimes.Add((destination, entry));
                 break;
@@ -55,10 +58,17 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
                 if (File.Exists(destination) || Directory.Exists(destination) || new FileInfo(destination).LinkTarget != null) File.Delete(destination);
                 File.CreateSymbolicLink(destination, fs.ReadLink(entry));
                 FileOwner.Apply(destination, entry);
+                ExtendedAttributeWriter.Apply(fs, destination, entry);
                 break;
             case FsEntryType.File:
+                if (entry.LinkCount > 1 && entry.StreamName == null)
+                {
+                    if (_linked.TryGetValue(entry.Id, out var first) && HardLink.TryCreate(first, destination)) return;
+                    _linked[entry.Id] = destination;
+                }
                 CopyFile(entry, destination);
                 FileOwner.Apply(destination, entry); // before the mode: chown clears set-user-ID bits
+                ExtendedAttributeWriter.Apply(fs, destination, entry); // before the mode: an ACL sets the group bits
                 ApplyMode(destination, entry);
                 ApplyTimes(destination, entry);
                 break;

@@ -1,4 +1,5 @@
 using MountChain.Core.BlockDevices;
+using MountChain.FileSystems.Common;
 using MountChain.FileSystems.Operations;
 
 namespace MountChain.Mounting.FileTree;
@@ -13,8 +14,10 @@ public sealed record VolumeScan(IReadOnlyList<VolumeFolder> Folders, IReadOnlyLi
 /// </summary>
 public static class VolumeFolderScanner
 {
-    public static VolumeScan Open(IBlockDevice disk)
+    /// <param name="options">Checksum strictness and where readers' warnings go (prefixed with the volume's name).</param>
+    public static VolumeScan Open(IBlockDevice disk, FileSystemOptions? options = null)
     {
+        options ??= FileSystemOptions.Default;
         var folders = new List<VolumeFolder>();
         var skipped = new List<string>();
         try
@@ -29,7 +32,7 @@ public static class VolumeFolderScanner
                     skipped.Add($"{volume.Name}: {why}");
                     continue;
                 }
-                var factory = FileSystemRegistry.Find(volume.FileSystem.Kind);
+                var factory = FileSystemRegistry.FindWithOptions(volume.FileSystem.Kind);
                 if (factory is null)
                 {
                     skipped.Add($"{volume.Name}: file system '{volume.FileSystem.Kind}' cannot be read (readable: {string.Join(", ", FileSystemRegistry.Kinds)})");
@@ -37,7 +40,9 @@ public static class VolumeFolderScanner
                 }
                 try
                 {
-                    var fs = factory(volume.OpenDevice(disk));
+                    string name = volume.Name;
+                    var named = options with { VolumeName = name };
+                    var fs = factory(volume.OpenDevice(disk), options.Warning is { } warn ? named with { Warning = text => warn($"{name}: {text}") } : named);
                     // LVs get node-id spaces above any partition number (MBR/GPT numbers stay below 128).
                     folders.Add(volume.LogicalVolume == null
                         ? new VolumeFolder(p.Number, fs, volume.Length)

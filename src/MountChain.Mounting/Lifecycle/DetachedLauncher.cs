@@ -51,9 +51,11 @@ public static class DetachedLauncher
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        // Under "dotnet mountchain.dll" the process is the host: name the assembly again.
+        // The native binary (or apphost) re-executes itself. Only under "dotnet mountchain.dll" is the
+        // process the host, which needs the assembly named again (AppContext.BaseDirectory, not
+        // Assembly.Location, which a single-file/AOT binary does not have).
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
-            psi.ArgumentList.Add(Assembly.GetEntryAssembly()!.Location);
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, Assembly.GetEntryAssembly()!.GetName().Name + ".dll"));
         foreach (var arg in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(arg);
         psi.ArgumentList.Add("--foreground");
         psi.Environment[DetachedServer.Variable] = "1";

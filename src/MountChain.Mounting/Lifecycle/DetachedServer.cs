@@ -6,7 +6,7 @@ namespace MountChain.Mounting.Lifecycle;
 /// its stderr pipe stays open while it serves, so the launcher cannot wait for it: warnings and
 /// the name of a redo log it created go first, one prefixed line each, then <see cref="ReadyLine"/>,
 /// after which the server lets go of the launcher's pipes. In the foreground the same calls print
-/// to stderr, and readiness is silent.
+/// to stderr, readiness as one line saying what is mounted where.
 /// </summary>
 public static class DetachedServer
 {
@@ -42,10 +42,14 @@ public static class DetachedServer
         else tellUser(path);
     }
 
-    /// <summary>The mount is serving: tell the launcher, then release its pipes (it exits next).</summary>
-    public static void AnnounceReady()
+    /// <summary>The mount is serving: tell the launcher, then release its pipes (it exits next); in the foreground, tell the user.</summary>
+    public static void AnnounceReady(string? foregroundMessage = null)
     {
-        if (!IsDetached) return;
+        if (!IsDetached)
+        {
+            if (foregroundMessage is not null) Console.Error.WriteLine(foregroundMessage);
+            return;
+        }
         Console.Out.WriteLine(ReadyLine);
         Console.Out.Flush();
         ServerProcess.ReleaseStandardStreams();

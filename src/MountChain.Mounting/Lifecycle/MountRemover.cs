@@ -11,10 +11,12 @@ public static class MountRemover
 {
     public static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
-    public static void Remove(IMountHost host, string mountPoint, bool lazy)
+    /// <summary>Unmounts; returns the redo log that holds the mount's writes (null for a read-only mount).</summary>
+    public static string? Remove(IMountHost host, string mountPoint, bool lazy)
     {
         bool tracked = ServerRegistry.IsAvailable;
         int? pid = tracked ? ServerRegistry.Lookup(mountPoint) : null;
+        string? redoLog = tracked ? ServerRegistry.LookupRedoLog(mountPoint) : null;
         bool serverAlive = pid is int p && ServerRegistry.IsAlive(p);
         var state = host.Inspect(mountPoint);
         if (state.Kind == MountPointKind.NotMounted)
@@ -39,5 +41,6 @@ public static class MountRemover
         if (serverAlive && !ServerRegistry.WaitForExit(pid!.Value, StopTimeout))
             throw new IOException($"{mountPoint}: unmounted, but server process {pid} has not exited after {StopTimeout.TotalSeconds:0} s");
         if (tracked) ServerRegistry.Forget(mountPoint);
+        return redoLog;
     }
 }

@@ -12,7 +12,10 @@ namespace MountChain.Mounting.Lifecycle;
 /// </summary>
 public static class MountServer
 {
-    public static void Serve(IMountHost host, IFileTree tree, string mountPoint, MountSettings settings, IBlockDevice device)
+    /// <param name="redoLog">The redo log taking the writes, recorded for <see cref="MountRemover"/> to name.</param>
+    /// <param name="readyMessage">Printed on stderr once mounted when serving in the foreground.</param>
+    public static void Serve(IMountHost host, IFileTree tree, string mountPoint, MountSettings settings, IBlockDevice device,
+        string? redoLog = null, string? readyMessage = null)
     {
         using var session = host.Mount(tree, mountPoint, settings);
         // .NET owns the process's signals: each one unmounts, which ends Serve below.
@@ -27,8 +30,8 @@ public static class MountServer
         bool registered = ServerRegistry.IsAvailable;
         try
         {
-            if (registered) ServerRegistry.Register(mountPoint, pid);
-            DetachedServer.AnnounceReady();
+            if (registered) ServerRegistry.Register(mountPoint, pid, redoLog);
+            DetachedServer.AnnounceReady(readyMessage);
             session.Serve();
             if (device.CanWrite) device.Flush();
         }

@@ -24,10 +24,25 @@ public static class ServerRegistry
     public static string PidFile(string mountPoint) =>
         Path.Combine(Directory, Uri.EscapeDataString(Normalize(mountPoint)) + ".pid");
 
-    public static void Register(string mountPoint, int pid)
+    /// <param name="redoLog">The redo log taking the mount's writes (third line), for unmount to name.</param>
+    public static void Register(string mountPoint, int pid, string? redoLog = null)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        File.WriteAllText(PidFile(mountPoint), $"{pid}\n{Normalize(mountPoint)}\n");
+        File.WriteAllText(PidFile(mountPoint), $"{pid}\n{Normalize(mountPoint)}\n{(redoLog is null ? "" : redoLog + "\n")}");
+    }
+
+    /// <summary>The redo log recorded for the mount point, or null (read-only mount, or none recorded).</summary>
+    public static string? LookupRedoLog(string mountPoint)
+    {
+        try
+        {
+            var third = File.ReadLines(PidFile(mountPoint)).Skip(2).FirstOrDefault();
+            return string.IsNullOrWhiteSpace(third) ? null : third;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Removes the pid file if it still names <paramref name="pid"/>.</summary>

@@ -1,8 +1,6 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using MountChain.Core.Errors;
+using MountChain.Core.Formats.Grains;
 
 namespace MountChain.Core.Formats.Cowd;
 
@@ -10,8 +8,8 @@ namespace MountChain.Core.Formats.Cowd;
 /// Reader of an ESXi vmfsSparse delta (COWD, `-delta.vmdk`), format doc §4: a 2048-byte header, a
 /// grain directory of u32 sector numbers, grain tables of 4096 u32 entries (0 = parent), grains
 /// of grainSize sectors (1 on ESXi: 512-byte grains). Read-only.
-/// Memory: 4 bytes per GD entry (≤ 4 MiB for the largest 2 TiB disk) plus one cached 16 KiB table.
-/// Thread-safe: positional reads; the table cache is swapped atomically.
+/// Memory: 4 bytes per GD entry (≤ 4 MiB for the largest 2 TiB disk) plus the engine's one cached 16 KiB table.
+/// Tables are read, cached and mapped by the shared grain-table engine (Formats/Grains).
 /// </summary>
 public sealed class CowdExtent : IExtent
 {
@@ -19,9 +17,7 @@ public sealed class CowdExtent : IExtent
     private readonly uint[] _gd;
     /// <summary>GD entries sorted, to tell whether a grain lands on a grain table (§10.2 item 2).</summary>
     private readonly uint[] _tableSectors;
-    private CachedTable? _lastTable;
-
-    private sealed record CachedTable(long Index, uint[] Entries);
+    private readonly GrainTableReader<uint> _tables;
 
     public CowdExtent(string path, long? expectedSectors = null)
     {
@@ -42,6 +38,7 @@ public sealed class CowdExtent : IExtent
             _gd = LoadDirectory();
             _tableSectors = _gd.Where(e => e != 0).Order().ToArray();
             CheckTablesDoNotOverlap();
+            _tables = new GrainTableReader<uint>(new TableFormat(this), ReadData);
             if (Header.UncleanShutdown)
                 Warning = "COWD uncleanShutdown is set: ESXi did not close the delta cleanly; tables were validated while reading (§10.2 item 15)";
         }
@@ -69,173 +66,100 @@ public sealed class CowdExtent : IExtent
 
     private uint[] LoadDirectory()
     {
-        long at = (long)Header.GdOffset * 512, bytes = (long)Header.NumGdEntries * 4;
+        long at = (long)Header.GdOffset * Sector.Size, bytes = (long)Header.NumGdEntries * sizeof(uint);
         if (at + bytes > _fileLength)
             throw new CorruptMetadataException(FilePath!, $"COWD grain directory (gdOffset {Header.GdOffset}, {Header.NumGdEntries} entries) lies past the end of the {_fileLength}-byte file");
         var gd = new uint[Header.NumGdEntries];
-        FileOpening.ReadExactly(Handle!, MemoryMarshal.AsBytes(gd.AsSpan()), at, FilePath!);
-        if (!BitConverter.IsLittleEndian)
-            for (int i = 0; i < gd.Length; i++) gd[i] = BinaryPrimitives.ReverseEndianness(gd[i]);
+        TableEntries.Read(ReadData, gd.AsSpan(), at);
         for (int i = 0; i < gd.Length; i++)
         {
             uint e = gd[i];
             if (e == 0) continue; // §4.2: no grain table → the whole range reads the parent
             if (e < Header.MetadataEndSector)
                 throw new CorruptMetadataException(FilePath!, $"COWD grain directory entry {i} points at sector {e}, inside the header or the directory (ends at sector {Header.MetadataEndSector})");
-            if ((long)e * 512 + CowdHeaderLayout.GtBytes > _fileLength)
+            if ((long)e * Sector.Size + CowdHeaderLayout.GtBytes > _fileLength)
                 throw new CorruptMetadataException(FilePath!, $"COWD grain directory entry {i} points at sector {e}, past the end of the {_fileLength}-byte file");
         }
         return gd;
     }
 
+    private const int TableSectors = CowdHeaderLayout.GtBytes / Sector.Size;
+
     private void CheckTablesDoNotOverlap()
     {
-        const int gtSectors = CowdHeaderLayout.GtBytes / 512;
-        for (int i = 1; i < _tableSectors.Length; i++)
-            if (_tableSectors[i] - (long)_tableSectors[i - 1] < gtSectors)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain directory: two grain tables overlap at sector {_tableSectors[i]}");
+        int at = GrainRuns.FirstOverlap<uint>(_tableSectors, TableSectors);
+        if (at >= 0)
+            throw new CorruptMetadataException(FilePath!, $"COWD grain directory: two grain tables overlap at sector {_tableSectors[at]}");
+    }
+
+    /// <summary>This format's half of the grain-table engine: u32 entries that are already grain sectors, 0 = parent (§4.2).</summary>
+    private sealed class TableFormat(CowdExtent extent) : IGrainTableFormat<uint>
+    {
+        public string FilePath => extent.FilePath!;
+        public long Sectors => extent.Sectors;
+        public long GrainSectors => extent.GrainSectors;
+        public int EntriesPerTable => CowdHeaderLayout.GtEntries;
+        public bool GrainsCompressed => false;
+        public long TableOffset(long table) => (long)extent._gd[table] * Sector.Size;
+        public void CheckTable(long table, Span<uint> entries) => extent.CheckTable(table, entries);
     }
 
     /// <summary>Reads and checks grain table <paramref name="index"/>; null when its GD entry is 0.</summary>
-    public uint[]? ReadGrainTable(long index)
-    {
-        var cached = _lastTable;
-        if (cached is not null && cached.Index == index) return cached.Entries;
-        if (_gd[index] == 0) return null;
-        var table = new uint[CowdHeaderLayout.GtEntries];
-        LoadTable(index, table);
-        _lastTable = new CachedTable(index, table);
-        return table;
-    }
-
-    private void LoadTable(long index, uint[] table)
-    {
-        FileOpening.ReadExactly(Handle!, MemoryMarshal.AsBytes(table.AsSpan()), (long)_gd[index] * 512, FilePath!);
-        if (!BitConverter.IsLittleEndian)
-            for (int i = 0; i < table.Length; i++) table[i] = BinaryPrimitives.ReverseEndianness(table[i]);
-        CheckTable(index, table);
-    }
+    public uint[]? ReadGrainTable(long index) => _tables.Table(index);
 
     /// <summary>Hazards 1–3 of format doc §10.2 for one table: past EOF, inside metadata or a table, overlapping grains.</summary>
-    private void CheckTable(long index, uint[] table)
+    private void CheckTable(long index, ReadOnlySpan<uint> table)
     {
         long firstGrain = index * table.Length;
-        int allocated = 0;
         for (int i = 0; i < table.Length; i++)
         {
             uint e = table[i];
             if (e == 0) continue;
-            long grainStart = (firstGrain + i) * GrainSectors;
-            if (grainStart >= Sectors)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} is set ({e}) but lies past the capacity");
-            if (e < Header.MetadataEndSector)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the header or the directory");
-            long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
-            if ((long)e * 512 + grainSectors * 512 > _fileLength)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, past the end of the {_fileLength}-byte file");
-            if (HitsTable(e, grainSectors) is uint gt)
-                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} points at sector {e}, inside the grain table at sector {gt}");
-            allocated++;
+            if (EntryProblem(e, firstGrain + i) is { } problem)
+                throw new CorruptMetadataException(FilePath!, $"COWD grain table {index} entry {i} {problem}");
         }
-        if (allocated > 1) CheckNoOverlap(index, table, allocated);
+        if (GrainRuns.OverlapInTable(table, GrainSectors) is uint at)
+            throw new CorruptMetadataException(FilePath!, $"COWD grain table {index}: two grains overlap at sector {at}");
     }
 
-    /// <summary>The grain table whose 32 sectors [s, s+32) meet [sector, sector+count), or null.</summary>
+    /// <summary>
+    /// Null when entry <paramref name="e"/> of grain <paramref name="grain"/> is valid, else what is wrong
+    /// (§10.2 items 1–2): set past the capacity, inside the header or directory, past the end of the
+    /// file, or on a grain table. The one rule of the reader and of `check`.
+    /// </summary>
+    public string? EntryProblem(uint e, long grain)
+    {
+        if (e == 0) return null;
+        long grainStart = grain * GrainSectors;
+        if (grainStart >= Sectors)
+            return $"is set ({e}) but lies past the capacity";
+        // MetadataEndSector ≥ 4 (the header alone is 4 sectors), so a valid entry is never the marker 1.
+        if (e < Header.MetadataEndSector)
+            return $"points at sector {e}, inside the header or the directory";
+        long grainSectors = Math.Min(GrainSectors, Sectors - grainStart);
+        if ((long)e * Sector.Size + grainSectors * Sector.Size > _fileLength)
+            return $"points at sector {e}, past the end of the {_fileLength}-byte file";
+        if (HitsTable(e, grainSectors) is uint gt)
+            return $"points at sector {e}, inside the grain table at sector {gt}";
+        return null;
+    }
+
+    /// <summary>Grain table <paramref name="index"/> as stored (host order), unchecked: for `check`, which reports every bad entry.</summary>
+    internal void ReadTableEntries(long index, uint[] table) => TableEntries.Read<uint>(ReadData, table, (long)_gd[index] * Sector.Size);
+
+    /// <summary>The grain table whose sectors [s, s+TableSectors) meet [sector, sector+count), or null.</summary>
     private uint? HitsTable(uint sector, long count)
     {
-        const int gtSectors = CowdHeaderLayout.GtBytes / 512;
         int i = Array.BinarySearch(_tableSectors, sector);
         if (i >= 0) return _tableSectors[i];
         i = ~i; // first table starting after sector
-        if (i > 0 && _tableSectors[i - 1] + (long)gtSectors > sector) return _tableSectors[i - 1];
+        if (i > 0 && _tableSectors[i - 1] + (long)TableSectors > sector) return _tableSectors[i - 1];
         if (i < _tableSectors.Length && _tableSectors[i] < sector + count) return _tableSectors[i];
         return null;
     }
 
-    private void CheckNoOverlap(long index, uint[] table, int allocated)
-    {
-        uint[] sorted = ArrayPool<uint>.Shared.Rent(allocated);
-        try
-        {
-            int n = 0;
-            foreach (uint e in table) if (e != 0) sorted[n++] = e;
-            Array.Sort(sorted, 0, n);
-            for (int i = 1; i < n; i++)
-                if (sorted[i] - (long)sorted[i - 1] < GrainSectors)
-                    throw new CorruptMetadataException(FilePath!, $"COWD grain table {index}: two grains overlap at sector {sorted[i]}");
-        }
-        finally
-        {
-            ArrayPool<uint>.Shared.Return(sorted);
-        }
-    }
-
-    // ---- mapping (§4.2 translation: gdIndex = s / (4096·g), gtIndex = (s % (4096·g)) / g) ----------
-
-    public void Map(long start, long count, List<ExtentPiece> output)
-    {
-        long end = start + count, pos = start;
-        long coverage = Header.GtCoverage;
-        while (pos < end)
-        {
-            long gtIndex = pos / coverage;
-            long gtEnd = Math.Min(end, (gtIndex + 1) * coverage);
-            if (_gd[gtIndex] == 0)
-            {
-                ExtentPieces.Append(output, new ExtentPiece(pos, gtEnd - pos, PieceKind.Unallocated));
-                pos = gtEnd;
-                continue;
-            }
-            var cached = _lastTable;
-            if (cached is not null && cached.Index == gtIndex)
-            {
-                pos = MapTable(cached.Entries, gtIndex, pos, gtEnd, output);
-                continue;
-            }
-            uint[] rented = ArrayPool<uint>.Shared.Rent(CowdHeaderLayout.GtEntries);
-            uint[] table = rented.Length == CowdHeaderLayout.GtEntries ? rented : new uint[CowdHeaderLayout.GtEntries];
-            try
-            {
-                LoadTable(gtIndex, table);
-                pos = MapTable(table, gtIndex, pos, gtEnd, output);
-            }
-            finally
-            {
-                ArrayPool<uint>.Shared.Return(rented);
-            }
-        }
-    }
-
-    private long MapTable(uint[] table, long gtIndex, long pos, long gtEnd, List<ExtentPiece> output)
-    {
-        long g = GrainSectors;
-        long firstGrain = gtIndex * table.Length;
-        int lastIndex = (int)((gtEnd - 1) / g - firstGrain);
-        while (pos < gtEnd)
-        {
-            long grain = pos / g;
-            int i = (int)(grain - firstGrain);
-            long grainStart = grain * g;
-            uint e = table[i];
-            int last = i;
-            if (e == 0)
-            {
-                int k = table.AsSpan(i + 1, lastIndex - i).IndexOfAnyExcept(0u);
-                last = k < 0 ? lastIndex : i + k;
-            }
-            else
-            {
-                // ESXi allocates grains in write order, so neighbours are often file-contiguous: one run.
-                while (last < lastIndex && table[last + 1] == (long)table[last] + g) last++;
-            }
-            long pieceEnd = Math.Min(gtEnd, (firstGrain + last + 1) * g);
-            ExtentPieces.Append(output, e == 0
-                ? new ExtentPiece(pos, pieceEnd - pos, PieceKind.Unallocated)
-                : new ExtentPiece(pos, pieceEnd - pos, PieceKind.Data, (long)e * 512 + (pos - grainStart) * 512));
-            pos = pieceEnd;
-        }
-        return pos;
-    }
+    /// <summary>§4.2 translation (gdIndex = s / (4096·g), gtIndex = (s % (4096·g)) / g) through the shared engine.</summary>
+    public void Map(long start, long count, List<ExtentPiece> output) => _tables.Map(start, count, output);
 
     public void ReadData(Span<byte> buffer, long fileOffset) => FileOpening.ReadExactly(Handle!, buffer, fileOffset, FilePath!);
 

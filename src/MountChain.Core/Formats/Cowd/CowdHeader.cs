@@ -11,7 +11,7 @@ public sealed record CowdHeader(uint Version, uint Flags, uint NumSectors, uint 
     public long GtCoverage => (long)CowdHeaderLayout.GtEntries * GrainSize;
 
     /// <summary>Sectors the GD occupies, rounded up.</summary>
-    public long GdSectors => ((long)NumGdEntries * 4 + 511) / 512;
+    public long GdSectors => Sector.CeilingOf((long)NumGdEntries * 4);
 
     /// <summary>First sector after the header and the GD: grain tables and grains must lie at or after it.</summary>
     public long MetadataEndSector => GdOffset + GdSectors;
@@ -35,7 +35,7 @@ public sealed record CowdHeader(uint Version, uint Flags, uint NumSectors, uint 
         if (grain == 0 || grain > CowdHeaderLayout.MaxGrainSectors)
             throw new CorruptMetadataException(file, $"COWD header: grainSize {grain} sectors is outside 1..{CowdHeaderLayout.MaxGrainSectors}");
         uint gdOffset = Read(h, CowdHeaderLayout.GdOffset);
-        if (gdOffset < CowdHeaderLayout.Size / 512)
+        if (gdOffset < CowdHeaderLayout.Size / Sector.Size)
             throw new CorruptMetadataException(file, $"COWD header: gdOffset {gdOffset} lies inside the 4-sector header");
         uint entries = Read(h, CowdHeaderLayout.NumGdEntries);
         long coverage = (long)CowdHeaderLayout.GtEntries * grain;

@@ -94,33 +94,8 @@ public static class DescriptorParser
     }
 
     /// <summary>Decodes with the descriptor's own <c>encoding</c> key (§1.2), UTF-8 by default.</summary>
-    private static string Decode(ReadOnlySpan<byte> bytes, string file)
-    {
-        string latin = System.Text.Encoding.Latin1.GetString(bytes);
-        string? name = null;
-        foreach (var raw in latin.Split('\n'))
-        {
-            var line = raw.Trim();
-            int eq = line.IndexOf('=');
-            if (eq > 0 && (line[..eq].Trim().Equals("encoding", StringComparison.OrdinalIgnoreCase) ||
-                           line[..eq].Trim().Equals("ddb.encoding", StringComparison.OrdinalIgnoreCase)))
-            {
-                name = line[(eq + 1)..].Trim().Trim('"');
-                break;
-            }
-        }
-        if (name is null || name.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) || name.Equals("UTF8", StringComparison.OrdinalIgnoreCase))
-            return new UTF8Encoding(false, false).GetString(bytes);
-        try
-        {
-            System.Text.Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-            return System.Text.Encoding.GetEncoding(name).GetString(bytes);
-        }
-        catch (ArgumentException)
-        {
-            throw new UnsupportedFeatureException(file, $"descriptor encoding '{name}' is not supported");
-        }
-    }
+    private static string Decode(ReadOnlySpan<byte> bytes, string file) =>
+        VmwareText.Decode(bytes, file, bytes.Length, "encoding", "ddb.encoding");
 
     /// <summary>Extent line: access sectors type ["file" [offset [partUUID deviceId]]] (§1.2).</summary>
     private static bool TryParseExtent(string line, string file, int lineNumber, out DescriptorExtent? extent)
@@ -182,22 +157,7 @@ public static class DescriptorParser
         return value;
     }
 
-    /// <summary>VMware dictionary escaping: "|22" is '"', "|7C" is '|' (§1.2 Quotes).</summary>
-    private static string UnescapePipes(string s)
-    {
-        if (!s.Contains('|')) return s;
-        var sb = new StringBuilder(s.Length);
-        for (int i = 0; i < s.Length; i++)
-        {
-            if (s[i] == '|' && i + 2 < s.Length && Uri.IsHexDigit(s[i + 1]) && Uri.IsHexDigit(s[i + 2]))
-            {
-                sb.Append((char)Convert.ToByte(s.Substring(i + 1, 2), 16));
-                i += 2;
-            }
-            else sb.Append(s[i]);
-        }
-        return sb.ToString();
-    }
+    private static string UnescapePipes(string s) => VmwareText.UnescapePipes(s);
 
     private static string Require(Dictionary<string, string> header, string key, string file) =>
         header.TryGetValue(key, out var v) ? v : throw new DescriptorException(file, $"descriptor has no '{key}' key");
@@ -210,5 +170,5 @@ public static class DescriptorParser
         text.Length is > 0 and <= 8 && uint.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint v)
             ? v : throw new DescriptorException(file, $"{key} '{Shorten(text)}' is not 8 hex digits");
 
-    private static string Shorten(string s) => s.Length <= 40 ? s : s[..40] + "…";
+    private static string Shorten(string s) => VmwareText.Shorten(s);
 }

@@ -67,4 +67,28 @@ internal static class GrainRuns
         return -1;
     }
 
+    /// <summary>
+    /// The file sector where two data grains of one normalised table share sectors (each grain
+    /// taking <paramref name="span"/> sectors; format doc §10.2 item 3), or null. Markers (0, 1) are skipped.
+    /// </summary>
+    public static T? OverlapInTable<T>(ReadOnlySpan<T> table, long span) where T : unmanaged, IBinaryInteger<T>, IUnsignedNumber<T>
+    {
+        int allocated = 0;
+        foreach (T e in table) if (e > T.One) allocated++;
+        if (allocated < 2) return null;
+        T[] sorted = System.Buffers.ArrayPool<T>.Shared.Rent(allocated);
+        try
+        {
+            int n = 0;
+            foreach (T e in table) if (e > T.One) sorted[n++] = e;
+            var used = sorted.AsSpan(0, n);
+            used.Sort();
+            int at = FirstOverlap<T>(used, span);
+            return at < 0 ? null : used[at];
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<T>.Shared.Return(sorted);
+        }
+    }
 }

@@ -73,6 +73,11 @@ public sealed class HostedSparseExtent : IExtent
 
     public bool IsCompressed => Header.IsCompressed;
 
+    /// <summary>The table rules this reader enforces (for `check`, which applies them to every entry).</summary>
+    internal HostedTableRules Rules => _rules;
+
+    public long FileLength => _fileLength;
+
     /// <summary>Number of grain tables (GD entries).</summary>
     public long GrainTableCount => _gd.Length;
 
@@ -152,7 +157,7 @@ public sealed class HostedSparseExtent : IExtent
 
     public void ReadCompressed(Span<byte> buffer, long markerOffset, long grainStart, long inGrainOffset)
     {
-        byte[] grain = _grainCache!.Get(markerOffset) ?? Decompress(markerOffset, grainStart);
+        byte[] grain = _grainCache!.Get(markerOffset, grainStart) ?? Decompress(markerOffset, grainStart);
         grain.AsSpan((int)inGrainOffset, buffer.Length).CopyTo(buffer);
     }
 
@@ -191,7 +196,7 @@ public sealed class HostedSparseExtent : IExtent
             long expected = Math.Min(_grainBytes, (Sectors - grainStart) * Sector.Size);
             if (total < expected)
                 throw new CorruptMetadataException(FilePath!, $"grain at sector {sector} decompresses to {total} bytes, expected {expected}");
-            _grainCache!.Put(markerOffset, grain);
+            _grainCache!.Put(markerOffset, grainStart, grain);
             return grain;
         }
         finally

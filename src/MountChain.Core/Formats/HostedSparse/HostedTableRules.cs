@@ -151,30 +151,14 @@ internal sealed class HostedTableRules
     public void RefuseBadEntries(long index, ReadOnlySpan<uint> table)
     {
         long firstGrain = index * table.Length;
-        int allocated = 0;
         for (int i = 0; i < table.Length; i++)
         {
             uint e = table[i];
             if (e == 0) continue;
             if (EntryProblem(e, firstGrain + i) is { } problem)
                 throw new CorruptMetadataException(_path, $"grain table {index} entry {i} {problem}");
-            if (e > 1) allocated++;
         }
-        if (allocated < 2) return;
-        uint[] sorted = System.Buffers.ArrayPool<uint>.Shared.Rent(allocated);
-        try
-        {
-            int n = 0;
-            foreach (uint e in table) if (e > 1) sorted[n++] = e;
-            var span = sorted.AsSpan(0, n);
-            span.Sort();
-            int at = GrainRuns.FirstOverlap<uint>(span, GrainSpan);
-            if (at >= 0)
-                throw new CorruptMetadataException(_path, $"grain table {index}: two grains overlap at sector {span[at]}");
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<uint>.Shared.Return(sorted);
-        }
+        if (GrainRuns.OverlapInTable(table, GrainSpan) is uint at)
+            throw new CorruptMetadataException(_path, $"grain table {index}: two grains overlap at sector {at}");
     }
 }

@@ -43,7 +43,7 @@ public sealed record SeSparseHeader(ulong Capacity, ulong VolatileHeaderOffset, 
             Read(h, L.FreeBitmapOffset), Read(h, L.BackmapOffset), Read(h, L.GrainsOffset), Read(h, L.GrainsSize));
         if (header.NeededGdEntries > L.MaxGdEntries)
             throw new UnsupportedFeatureException(file, Field($"capacity {capacity} sectors is over the 64 TiB limit"));
-        if (header.GrainDirSize * 512 / 8 < (ulong)header.NeededGdEntries)
+        if (header.GrainDirSize * Sector.Size / 8 < (ulong)header.NeededGdEntries)
             throw new CorruptMetadataException(file, Field($"grainDirSize {header.GrainDirSize} sectors holds fewer than the {header.NeededGdEntries} entries {capacity} sectors need"));
         if (header.VolatileHeaderOffset == 0 || header.GrainDirOffset == 0 || header.GrainTablesOffset == 0 || header.GrainsOffset == 0)
             throw new CorruptMetadataException(file, Field("volatileHeaderOffset, grainDirOffset, grainTablesOffset and grainsOffset must all be set (a 0 points at this header)"));

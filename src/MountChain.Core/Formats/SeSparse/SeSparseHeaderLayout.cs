@@ -45,7 +45,7 @@ internal static class SeSparseHeaderLayout
     public const ulong VolatileMagicValue = 0x00000000CAFECAFE;
 
     /// <summary>Entries of a grain table: 64 sectors of u64 = 4096 (16 MiB of 4 KiB grains).</summary>
-    public const int GtEntries = (int)(RequiredGrainTableSize * 512 / 8);
+    public const int GtEntries = (int)(RequiredGrainTableSize * Sector.Size / 8);
     public const int GtBytes = GtEntries * 8;
 
     /// <summary>Capacity bound from qemu's source: 4 194 304 GD entries × 16 MiB, just under 64 TiB (§5.4).</summary>

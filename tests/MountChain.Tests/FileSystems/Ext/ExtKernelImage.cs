@@ -69,6 +69,7 @@ public sealed class ExtKernelImage : IDisposable
         echo attr > xattrs
         setfattr -n user.color -v blue xattrs
         setfattr -n user.big -v "$(head -c 700 /dev/zero | tr '\0' z)" xattrs
+        setfacl -m u:1234:r,g:55:rw xattrs
         chmod 4751 small/f2; chown 1234:5678 small/f3
         touch -d '1969-07-20 20:17:40.123456789' tiny
         touch -d '2040-01-01 00:00:00.5' small/f4
@@ -110,7 +111,7 @@ public sealed class ExtKernelImage : IDisposable
             ProcessRunner.Check("bash", script, mnt, variant);
             listing = ProcessRunner.CheckIn(mnt, "find", ".", "-mindepth", "1", "-printf", "%P\\t%y\\t%s\\t%T@\\t%i\\t%n\\t%m\\t%U\\t%G\\t%l\\n");
             sums = ProcessRunner.CheckIn(mnt, "bash", "-c", "find . -type f -print0 | xargs -0 sha256sum");
-            xattrs = ProcessRunner.CheckIn(mnt, "getfattr", "--absolute-names", "-d", "-e", "hex", "xattrs");
+            xattrs = ProcessRunner.CheckIn(mnt, "getfattr", "--absolute-names", "-d", "-m", "-", "-e", "hex", "xattrs");
         }
         finally { ProcessRunner.Check("umount", mnt); }
         return new Image(variant, image, XfsKernelImage.ParseListing(listing), XfsKernelImage.ParseSums(sums), xattrs);
@@ -142,7 +143,7 @@ public sealed class ExtRootFactAttribute : FactAttribute
 {
     public ExtRootFactAttribute()
     {
-        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr")) Skip = "needs e2fsprogs and attr";
+        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr") || !ToolLocator.Exists("setfacl")) Skip = "needs e2fsprogs, attr and acl";
         else if (!XfsTestEnvironment.IsRoot) Skip = "needs root for mount -o loop";
         else if (!File.Exists("/dev/loop-control")) Skip = "needs loop devices";
     }
@@ -152,7 +153,7 @@ public sealed class ExtRootTheoryAttribute : TheoryAttribute
 {
     public ExtRootTheoryAttribute()
     {
-        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr")) Skip = "needs e2fsprogs and attr";
+        if (!ToolLocator.Exists("mkfs.ext4") || !ToolLocator.Exists("debugfs") || !ToolLocator.Exists("setfattr") || !ToolLocator.Exists("setfacl")) Skip = "needs e2fsprogs, attr and acl";
         else if (!XfsTestEnvironment.IsRoot) Skip = "needs root for mount -o loop";
         else if (!File.Exists("/dev/loop-control")) Skip = "needs loop devices";
     }
