@@ -106,6 +106,7 @@ public static class ChainCommands
             using var disk = source.Open(parse);
             if (file is not null && InputFiles(disk).Any(input => PathsEqual(file.FullName, input)))
                 throw new UsageException($"{file.FullName}: refusing to overwrite an input file of the chain");
+            if (file is not null) RequireFolderOf(file.FullName);
             using var target = file is null ? Console.OpenStandardOutput() : new FileStream(file.FullName, FileMode.Create, FileAccess.Write);
             SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => target.Write(block.Span));
             target.Flush();
@@ -128,6 +129,7 @@ public static class ChainCommands
             var output = parse.GetValue(target)!;
             if (InputFiles(disk).Any(input => PathsEqual(output.FullName, input)))
                 throw new UsageException($"{output.FullName}: refusing to overwrite an input file of the chain");
+            RequireFolderOf(output.FullName);
             RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet));
             return ExitCodes.Success;
         });
@@ -145,6 +147,13 @@ public static class ChainCommands
             foreach (var extent in link.Extents)
                 if (extent.FilePath is not null) yield return extent.FilePath;
         }
+    }
+
+    /// <summary>An output file's folder must exist (we do not create folders for a file).</summary>
+    private static void RequireFolderOf(string output)
+    {
+        string folder = Path.GetDirectoryName(output)!;
+        if (!Directory.Exists(folder)) throw new UsageException($"{output}: folder {folder} does not exist");
     }
 
     private static bool PathsEqual(string a, string b) =>

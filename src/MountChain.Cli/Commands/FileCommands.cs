@@ -36,7 +36,7 @@ public static class FileCommands
         StrictChecksums = parse.GetValue(strict),
         Warning = text => Console.Error.WriteLine($"mountchain: warning: {text}"),
     };
-    private static Argument<string> VolumePathArgument() => new("path") { Description = "pK:/path inside partition K (see 'volumes')" };
+    private static Argument<string> VolumePathArgument() => new("path") { Description = "pK:/path (or K:/path) inside partition K (see 'volumes'); NTFS/FAT: any case, '\\' accepted; NTFS stream: FILE:STREAM or FILE:STREAM:$DATA (always the stream)" };
 
     private static VolumePath ParsePath(string text)
     {
@@ -149,7 +149,7 @@ public static class FileCommands
 
     private static Command Extract()
     {
-        var cmd = new Command("extract", "Copy a file or directory tree out of a partition (times, symlinks, holes kept)");
+        var cmd = new Command("extract", "Copy a file or directory tree out of a partition (times, symlinks, holes kept; NTFS alternate data streams as extended attributes user.STREAM, as ntfs-3g shows them)");
         var source = new DiskSource().AddTo(cmd);
         var path = VolumePathArgument();
         var target = new Argument<DirectoryInfo>("target-dir") { Description = "Directory to extract into (created if missing)" };
@@ -164,7 +164,7 @@ public static class FileCommands
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
             bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
-            var extractor = new TreeExtractor(volume.FileSystem, progress);
+            var extractor = new TreeExtractor(volume.FileSystem, progress, warning => Console.Error.WriteLine($"mountchain: warning: {warning}"));
             extractor.Extract(entry, parse.GetValue(target)!.FullName);
             if (tty) Console.Error.WriteLine();
             return ExitCodes.Success;

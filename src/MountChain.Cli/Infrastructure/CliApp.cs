@@ -30,7 +30,7 @@ public static class CliApp
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
-                Console.Error.WriteLine($"mountchain: {error.Message}");
+                Console.Error.WriteLine($"mountchain: {ErrorLine.ForParseError(error.Message)}");
             Console.Error.WriteLine("mountchain: see 'mountchain --help'");
             return ExitCodes.Usage;
         }
@@ -41,12 +41,12 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            return Report(e, debug);
+            return Report(e, debug, parse);
         }
     }
 
     /// <summary>Prints one line naming the file and the problem; the exit code says whose fault it is.</summary>
-    public static int Report(Exception e, bool debug)
+    public static int Report(Exception e, bool debug, ParseResult? parse = null)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg) e = agg.InnerExceptions[0];
         int code = e switch
@@ -56,12 +56,8 @@ public static class CliApp
         };
         string message = e switch
         {
-            VmdkException => e.Message,
-            FileNotFoundException f => $"{f.FileName ?? "file"}: no such file",
-            DirectoryNotFoundException => e.Message,
-            UnauthorizedAccessException => e.Message,
-            IOException => e.Message,
-            UsageException => e.Message,
+            FileNotFoundException { FileName: { } name } => $"{name}: no such file",
+            VmdkException or IOException or UnauthorizedAccessException or UsageException => ErrorLine.For(e, parse),
             _ => $"internal error: {e.GetType().Name}: {e.Message}",
         };
         Console.Error.WriteLine($"mountchain: {OneLine(message)}");

@@ -119,9 +119,7 @@ public sealed class OpenedDisk : IDisposable
 
     public static OpenedDisk Open(string path, string? generation, ChainOpenOptions options)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: no such file", path);
-        if (!VmdkProbe.LooksLikeVmdk(path))
+        if (DiskFile.Classify(path) == DiskFile.Kind.Raw)
         {
             if (generation is not null && generation != "0") throw new UsageException($"{path}: a raw image has only generation 0");
             return new OpenedDisk(path, new RawFileBlockDevice(path), null, 0);
@@ -141,9 +139,7 @@ public sealed class OpenedDisk : IDisposable
 
     public static OpenedDisk OpenWritable(string path, string? generation, ChainOpenOptions options, string? redoPath)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"{path}: no such file", path);
-        if (!VmdkProbe.LooksLikeVmdk(path))
+        if (DiskFile.Classify(path) == DiskFile.Kind.Raw)
             throw new UsageException($"{path}: --write needs a VMDK chain (a raw image has no redo log to write into)");
         var chain = VmdkChain.Open(path, options);
         try

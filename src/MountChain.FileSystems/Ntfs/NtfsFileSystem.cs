@@ -172,16 +172,22 @@ public sealed class NtfsFileSystem : IFileSystem
 
     private static IEnumerable<string> Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>Windows' full stream syntax "file:stream:$DATA" always names the stream, even next to a real file "file:stream".</summary>
+    private const string DataStreamSuffix = ":$DATA";
+
     private FsEntry? FindChild(FsEntry directory, string name, bool isLast)
     {
+        if (isLast && name.EndsWith(DataStreamSuffix, StringComparison.OrdinalIgnoreCase) && name.IndexOf(':') < name.Length - DataStreamSuffix.Length)
+            return FindStream(directory, name[..^DataStreamSuffix.Length]);
         var dir = FileOf(directory);
         IndexedName? exact = null, folded = null;
         new DirectoryIndex(dir, _reader, _boot.ClusterSize).Walk(n =>
         {
             if (n.Namespace == FileNameLayout.NamespaceDos || n.Record < WellKnownRecords.FirstUser) return true;
             if (n.Name == name) { exact = n; return false; }
-            // Win32 names are case-insensitive (ntfs-3g falls back the same way).
-            if (folded == null && n.Namespace != 0 && string.Equals(n.Name, name, StringComparison.OrdinalIgnoreCase)) folded = n;
+            // Lookups are case-insensitive as on Windows, an exact match first: a Win32 name folds
+            // before a POSIX one (ntfs-3g writes POSIX names, which may differ only in case).
+            if (string.Equals(n.Name, name, StringComparison.OrdinalIgnoreCase) && (folded == null || folded.Value.Namespace == 0 && n.Namespace != 0)) folded = n;
             return true;
         });
         string path = directory.Path == "/" ? "/" + name : directory.Path + "/" + name;
@@ -191,18 +197,21 @@ public sealed class NtfsFileSystem : IFileSystem
             if (file == null || hit.Sequence != 0 && hit.Sequence != file.SequenceNumber) return null;
             return MakeEntry(file, hit.Name, directory.Path == "/" ? "/" + hit.Name : directory.Path + "/" + hit.Name, null);
         }
-        // "file:stream" names an alternate data stream.
+        // "file:stream" names an alternate data stream when no entry has that name.
+        return isLast ? FindStream(directory, name) : null;
+    }
+
+    /// <summary>The stream of "file:stream" in <paramref name="directory"/>, or null.</summary>
+    private FsEntry? FindStream(FsEntry directory, string name)
+    {
         int colon = name.IndexOf(':');
-        if (isLast && colon > 0 && colon < name.Length - 1)
-        {
-            var owner = FindChild(directory, name[..colon], isLast: false);
-            string stream = name[(colon + 1)..];
-            if (owner == null || owner.StreamName != null) return null;
-            var file = FileOf(owner);
-            if (file.Find(AttributeType.Data, stream) == null) return null;
-            return MakeEntry(file, owner.Name + ":" + stream, owner.Path + ":" + stream, stream);
-        }
-        return null;
+        if (colon <= 0 || colon >= name.Length - 1) return null;
+        var owner = FindChild(directory, name[..colon], isLast: false);
+        string stream = name[(colon + 1)..];
+        if (owner == null || owner.StreamName != null) return null;
+        var file = FileOf(owner);
+        if (file.Find(AttributeType.Data, stream) == null) return null;
+        return MakeEntry(file, owner.Name + ":" + stream, owner.Path + ":" + stream, stream);
     }
 
     public int Read(FsEntry entry, Span<byte> buffer, long offset)

@@ -9,10 +9,13 @@ public readonly record struct ExtractProgress(long Files, long Bytes);
 /// <summary>
 /// Copies a file or directory tree out of a file system: regular files (holes stay holes where
 /// the target supports sparse files; hard links stay links), directories, symlinks recreated, times and (when the file
-/// system has them) owners (when run as root), extended attributes and mode bits applied. Alternate data streams and special files are skipped.
+/// system has them) owners (when run as root), extended attributes and mode bits applied. NTFS
+/// alternate data streams become extended attributes "user.STREAM" of their file
+/// (<see cref="StreamAttributes"/>); a stream that cannot be written is reported through <c>warn</c>.
+/// Special files are skipped.
 /// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
 /// </summary>
-public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null)
+public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null, Action<string>? warn = null)
 {
     private long _files, _bytes;
     private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];
@@ -43,11 +46,15 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
                 if (!_ancestors.Add(entry.Id))
                     throw new FileSystemCorruptException($"{entry.Path}: directory contains itself (the tree loops)");
                 Directory.CreateDirectory(destination);
+                var streams = new List<FsEntry>();
                 foreach (var child in fs.List(entry))
                 {
-                    if (child.StreamName != null) continue;
+                    if (child.StreamName != null) { streams.Add(child); continue; }
                     ExtractOne(child, Path.Combine(destination, SafeName(child.Name, child.Path)), depth + 1);
                 }
+                // After the files, so each stream lands on its extracted file (its name without ":stream").
+                foreach (var stream in streams)
+                    WriteStream(stream, Path.Combine(destination, SafeName(stream.Name[..^(stream.StreamName!.Length + 1)], stream.Path)));
                 _ancestors.Remove(entry.Id);
                 FileOwner.Apply(destination, entry);
                 ExtendedAttributeWriter.Apply(fs, destination, entry);
@@ -59,6 +66,11 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
                 File.CreateSymbolicLink(destination, fs.ReadLink(entry));
                 FileOwner.Apply(destination, entry);
                 ExtendedAttributeWriter.Apply(fs, destination, entry);
+                break;
+            case FsEntryType.File when entry.StreamName != null:
+                // A stream named on its own (extract p1:/a:b DIR) is extracted as a plain file.
+                CopyFile(entry, destination);
+                ApplyTimes(destination, entry);
                 break;
             case FsEntryType.File:
                 if (entry.LinkCount > 1 && entry.StreamName == null)
@@ -75,6 +87,13 @@ public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progr
             default:
                 return; // FIFOs, sockets, devices: not recreated.
         }
+    }
+
+    private void WriteStream(FsEntry stream, string file)
+    {
+        if (!File.Exists(file)) return; // its file was not extracted (a special file)
+        if (StreamAttributes.Write(fs, stream, file) is { } why)
+            warn?.Invoke($"{stream.Path}: stream not extracted as user.{stream.StreamName} of {file}: {why}");
     }
 
     /// <summary>Two buffers, reused for every file: one is filled from the volume while the other is written out.</summary>

@@ -30,7 +30,12 @@ public static class TreeWalker
         }
     }
 
-    /// <summary>Looks a path up, or throws naming it.</summary>
+    /// <summary>
+    /// Looks a path up, or throws naming it. On NTFS, FAT and exFAT a Windows path with '\' is
+    /// accepted too (tried after the path as given, since ntfs-3g can store '\' in a name).
+    /// </summary>
     public static FsEntry Resolve(IFileSystem fs, string path) =>
-        fs.Lookup(path) ?? throw new IOException($"{path}: no such file or directory");
+        fs.Lookup(path)
+        ?? (path.Contains('\\') && fs.Kind is "ntfs" or Fat.FatFileSystem.KindName or Exfat.ExfatFileSystem.KindName ? fs.Lookup(path.Replace('\\', '/')) : null)
+        ?? throw new IOException($"{path}: no such file or directory");
 }
