@@ -8,11 +8,13 @@ using Xunit.Abstractions;
 
 namespace MountChain.Tests.Cow;
 
-/// <summary>SIGKILL a writer (or a commit) at random points; the log must open, check clean and keep every flushed write.</summary>
+/// <summary>
+/// SIGKILL a writer (or a commit) at random points; the log must open, check clean and keep every
+/// flushed write. MOUNTCHAIN_CRASH_ITERATIONS sets the writer kills (CI default 10; the long run
+/// used 500, see docs/vmdk-format.md §2.10).
+/// </summary>
 public sealed class CowCrashTests(ITestOutputHelper output)
 {
-    private const int FlushEvery = 3;
-
     [CowToolsFact]
     public void Killed_writer_leaves_a_log_that_checks_clean_and_keeps_every_flushed_write()
     {
@@ -20,15 +22,19 @@ public sealed class CowCrashTests(ITestOutputHelper output)
         var (_, c) = env.QemuChain();
         byte[] generation = env.QemuRaw(c);
         var random = new Random(77);
+        int iterations = int.TryParse(Environment.GetEnvironmentVariable("MOUNTCHAIN_CRASH_ITERATIONS"), out int n) ? n : 10;
         int sawFlushes = 0, sawRepairs = 0;
-        for (int iteration = 0; iteration < 10; iteration++)
+        for (int iteration = 0; iteration < iterations; iteration++)
         {
             string log = env.PathOf($"crash{iteration}.vmdk");
             using (var chain = VmdkChain.Open(c))
             using (RedoLogOperations.CreateChild(chain, 1, log)) { }
             int seed = 1000 + iteration;
-            var psi = MountChainCli.StartInfoIn(env.Dir, "bench-write", log, "--pattern", "mixed", "--count", "10000000",
-                "--flush-every", FlushEvery.ToString(), "--seed", seed.ToString(), "--report-flushes");
+            // Every third run: 4 KiB into new grains with a flush after each, i.e. mostly inside the one-sync flush path.
+            string pattern = iteration % 3 == 2 ? "random-new-grains" : "mixed";
+            int flushEvery = pattern == "mixed" ? 3 : 1;
+            var psi = MountChainCli.StartInfoIn(env.Dir, "bench-write", log, "--pattern", pattern, "--count", "10000000",
+                "--flush-every", flushEvery.ToString(), "--seed", seed.ToString(), "--report-flushes");
             int lastFlushed = -1;
             using var firstFlush = new ManualResetEventSlim();
             using (var p = Process.Start(psi)!)
@@ -63,24 +69,24 @@ public sealed class CowCrashTests(ITestOutputHelper output)
                 actual = new byte[device.Length];
                 device.Read(actual, 0);
             }
-            AssertFlushedWritesPresent(generation, actual, seed, lastFlushed);
+            AssertFlushedWritesPresent(generation, actual, pattern, flushEvery, seed, lastFlushed);
             File.Delete(log);
         }
-        Assert.True(sawFlushes >= 5, $"only {sawFlushes} runs got as far as a flush: the test did not exercise crashes after flushes");
-        output.WriteLine($"{sawRepairs} of 10 opens repaired something");
+        Assert.True(sawFlushes >= iterations / 2, $"only {sawFlushes} runs got as far as a flush: the test did not exercise crashes after flushes");
+        output.WriteLine($"{iterations} kills, {sawFlushes} after a flush; {sawRepairs} opens repaired something");
     }
 
     /// <summary>Every byte equals the state after the last flushed step, or a value some later (unflushed) step wrote there.</summary>
-    private static void AssertFlushedWritesPresent(byte[] generation, byte[] actual, int seed, int lastFlushed)
+    private static void AssertFlushedWritesPresent(byte[] generation, byte[] actual, string pattern, int flushEvery, int seed, int lastFlushed)
     {
-        var workload = new WriteWorkload("mixed", 4096, seed, generation.Length, 65536);
+        var workload = new WriteWorkload(pattern, 4096, seed, generation.Length, 65536);
         byte[] expected = (byte[])generation.Clone();
         for (int i = 0; i <= lastFlushed; i++)
         {
             var (offset, data) = workload.Step(i);
             data.CopyTo(expected, offset);
         }
-        var uncertain = Enumerable.Range(lastFlushed + 1, FlushEvery).Select(i => workload.Step(i)).ToList();
+        var uncertain = Enumerable.Range(lastFlushed + 1, flushEvery).Select(i => workload.Step(i)).ToList();
         int pos = 0;
         while (pos < actual.Length)
         {

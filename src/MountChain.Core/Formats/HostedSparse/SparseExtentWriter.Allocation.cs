@@ -38,21 +38,31 @@ public sealed partial class SparseExtentWriter
             uint e = Entry(grain);
             if (e > 1)
             {
-                // In place; join following grains that are contiguous in the file.
+                // In place; join following Settled grains that are contiguous in the file.
                 long spanned = (inGrain + data.Length + GrainBytes - 1) / GrainBytes;
-                long total = Math.Min(data.Length, ContiguousRun(grain, spanned) * GrainBytes - inGrain);
-                _file.Write(data[..(int)total], (long)e * Sector.Size + inGrain);
-                n = (int)total;
+                int settled = SettledRun(grain, ContiguousRun(grain, spanned));
+                if (settled > 0)
+                {
+                    long total = Math.Min(data.Length, settled * GrainBytes - inGrain);
+                    _file.Write(data[..(int)total], (long)e * Sector.Size + inGrain);
+                    n = (int)total;
+                }
+                else if (!TryWriteUnsettled(grain, data[..n], (long)e * Sector.Size + inGrain))
+                {
+                    SettleRecorded(grain);
+                    continue;
+                }
             }
             else if (inGrain == 0 && n == GrainBytes)
             {
                 long whole = Math.Min(MaxRunGrains, data.Length / GrainBytes);
                 int grains = GrainRuns.WithoutData<uint>(_gte.AsSpan((int)grain, (int)Math.Min(whole, GrainCount - grain)));
-                n = AllocateWholeGrains(grain, Math.Max(1, grains), data[..(int)(Math.Max(1, grains) * GrainBytes)], below);
+                n = AllocateWholeGrains(grain, Math.Max(1, grains), data[..(int)(Math.Max(1, grains) * GrainBytes)]);
+                if (n == 0) continue; // allocated meanwhile: the next round writes it in place
             }
-            else
+            else if (!WritePartialGrain(grain, (int)inGrain, data[..n], below))
             {
-                WritePartialGrain(grain, (int)inGrain, data[..n], below);
+                continue;
             }
             data = data[n..];
             offset += n;
@@ -60,8 +70,8 @@ public sealed partial class SparseExtentWriter
         Interlocked.Increment(ref _writeEpoch);
     }
 
-    /// <summary>Allocates and writes whole grains [grain, grain+count) straight from the caller's buffer; returns bytes consumed.</summary>
-    private int AllocateWholeGrains(long grain, int count, ReadOnlySpan<byte> data, BelowReader? below)
+    /// <summary>Allocates and writes whole grains [grain, grain+count) straight from the caller's buffer; returns bytes consumed (0: the first was allocated meanwhile).</summary>
+    private int AllocateWholeGrains(long grain, int count, ReadOnlySpan<byte> data)
     {
         Span<int> stripes = stackalloc int[count];
         for (int i = 0; i < count; i++) stripes[i] = (int)((grain + i) % StripeCount);
@@ -74,12 +84,8 @@ public sealed partial class SparseExtentWriter
             {
                 if (Entry(grain + i) > 1)
                 {
-                    // Someone allocated one of them meanwhile: do the first grain alone (it re-checks).
-                    if (i == 0)
-                    {
-                        WriteAllocatedOrNew(grain, 0, data[..(int)GrainBytes], below);
-                        return (int)GrainBytes;
-                    }
+                    // Someone allocated one of them meanwhile: stop before it (the caller writes it in place).
+                    if (i == 0) return 0;
                     count = i;
                     break;
                 }
@@ -97,21 +103,21 @@ public sealed partial class SparseExtentWriter
         }
     }
 
-    private void WritePartialGrain(long grain, int inGrain, ReadOnlySpan<byte> data, BelowReader? below)
+    /// <summary>False when the grain was allocated meanwhile: the caller's next round writes it in place.</summary>
+    private bool WritePartialGrain(long grain, int inGrain, ReadOnlySpan<byte> data, BelowReader? below)
     {
         lock (_stripes[grain % StripeCount])
-            WriteAllocatedOrNew(grain, inGrain, data, below);
+        {
+            if (Entry(grain) > 1) return false;
+            AllocatePartialGrain(grain, inGrain, data, below);
+            return true;
+        }
     }
 
-    /// <summary>Under the grain's stripe lock: in place if allocated meanwhile, else build the whole grain and allocate it.</summary>
-    private void WriteAllocatedOrNew(long grain, int inGrain, ReadOnlySpan<byte> data, BelowReader? below)
+    /// <summary>Under the grain's stripe lock, grain unallocated: build the whole grain (§2.8 step 2) and allocate it.</summary>
+    private void AllocatePartialGrain(long grain, int inGrain, ReadOnlySpan<byte> data, BelowReader? below)
     {
         uint e = Entry(grain);
-        if (e > 1)
-        {
-            _file.Write(data, (long)e * Sector.Size + inGrain);
-            return;
-        }
         byte[] buffer = ArrayPool<byte>.Shared.Rent((int)GrainBytes);
         try
         {
@@ -201,9 +207,24 @@ public sealed partial class SparseExtentWriter
         }
     }
 
-    /// <summary>Makes a grain visible to readers (after its data write returned) and marks its table dirty.</summary>
+    /// <summary>
+    /// Makes a grain visible to readers (after its data write returned, under its stripe lock). A
+    /// new data grain becomes New (its entry reaches the tables through a flush, §2.8/§2.10); its
+    /// state is set before the entry so an in-place writer that sees the entry sees the state.
+    /// GTE 1 names no data and goes straight to the dirty tables.
+    /// </summary>
     private void Publish(long grain, uint entry)
     {
+        if (entry > 1)
+        {
+            lock (_dirtyLock)
+            {
+                Volatile.Write(ref _state[grain], Entry(grain) == 1 ? NewOverZeroed : NewOverUnallocated);
+                _new.Add(grain);
+            }
+            Volatile.Write(ref _gte[grain], entry);
+            return;
+        }
         Volatile.Write(ref _gte[grain], entry);
         MarkTableDirty((int)(grain / _gtesPerGt));
     }
@@ -242,12 +263,15 @@ public sealed partial class SparseExtentWriter
                 }
                 else
                 {
+                    bool allocated;
                     lock (_stripes[grain % StripeCount])
                     {
                         uint now = Entry(grain);
                         if (now == 0) Publish(grain, 1); // GTE 1 points at no data: nothing to order
-                        else if (now > 1) _file.Write(zeros.AsSpan(0, (int)n), (long)now * Sector.Size);
+                        allocated = now > 1;
                     }
+                    // Allocated meanwhile: an ordinary in-place write (it settles a Recorded grain first).
+                    if (allocated) Write(zeros.AsSpan(0, (int)n), offset, below);
                 }
                 offset += n;
             }

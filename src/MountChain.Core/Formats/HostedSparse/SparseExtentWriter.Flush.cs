@@ -2,7 +2,8 @@ using MountChain.Core.Formats.Grains;
 
 namespace MountChain.Core.Formats.HostedSparse;
 
-// Metadata flush: data barrier, dirty tables (primary, redundant, GD/RGD), barrier; plus the timer.
+// Metadata flush: one barrier through the intent journal (§2.10), else data barrier, dirty tables (primary,
+// redundant, GD/RGD), barrier (§2.8); plus the timer.
 public sealed partial class SparseExtentWriter
 {
     private readonly bool[] _gtDirty;
@@ -13,17 +14,20 @@ public sealed partial class SparseExtentWriter
 
     private void MarkTableDirty(int table)
     {
-        lock (_dirtyLock)
-        {
-            if (_gtDirty[table]) return;
-            _gtDirty[table] = true;
-            _dirtyList.Add(table);
-        }
+        lock (_dirtyLock) MarkTableDirtyLocked(table);
+    }
+
+    private void MarkTableDirtyLocked(int table)
+    {
+        if (_gtDirty[table]) return;
+        _gtDirty[table] = true;
+        _dirtyList.Add(table);
     }
 
     /// <summary>
-    /// Everything written before this call survives a crash once it returns: data barrier, GTs
-    /// (primary, redundant), barrier.
+    /// Everything written before this call survives a crash once it returns: with the intent
+    /// journal one barrier (§2.10, <see cref="FlushWithIntentLocked"/>), else data barrier, GTs
+    /// (primary, redundant), barrier (§2.8).
     /// Group commit: concurrent callers share syncs. Each caller notes the write epoch it must
     /// cover before queueing on the flush lock; a flush records the epoch it read before taking
     /// its snapshot, so once that is at least ours, every write of ours (data and published entry)
@@ -38,22 +42,28 @@ public sealed partial class SparseExtentWriter
         if (Interlocked.Read(ref _flushedEpoch) >= needed) return;
         lock (_flushLock)
         {
-            ThrowIfFailed();
             if (Interlocked.Read(ref _flushedEpoch) >= needed) return;
-            long epoch = Interlocked.Read(ref _writeEpoch);
-            try
-            {
-                FlushMetadataLocked();
-                Interlocked.Exchange(ref _flushedEpoch, epoch);
-                Interlocked.Increment(ref _flushCount);
-            }
-            catch (Exception e)
-            {
-                // After a failed fdatasync the page cache cannot be trusted (data may be lost):
-                // never write another table entry in this session; the next open recovers.
-                _failure = e;
-                throw;
-            }
+            FlushLocked();
+        }
+    }
+
+    /// <summary>One flush under the flush lock; a failure stops all writes of this session.</summary>
+    private void FlushLocked(bool settleAll = false)
+    {
+        ThrowIfFailed();
+        long epoch = Interlocked.Read(ref _writeEpoch);
+        try
+        {
+            FlushMetadataLocked(settleAll);
+            Interlocked.Exchange(ref _flushedEpoch, epoch);
+            Interlocked.Increment(ref _flushCount);
+        }
+        catch (Exception e)
+        {
+            // After a failed fdatasync the page cache cannot be trusted (data may be lost):
+            // never write another table entry in this session; the next open recovers.
+            _failure = e;
+            throw;
         }
     }
 
@@ -63,20 +73,29 @@ public sealed partial class SparseExtentWriter
     private long _flushCount;
 
     /// <summary>
-    /// The ordering rule of the class comment, in one place: snapshot the dirty GTs, barrier
-    /// (fdatasync) for the grain data, then write the snapshot (primary, then redundant tables, and
-    /// GD/RGD), barrier. The snapshot is taken before the data barrier on purpose: an entry is
-    /// published only after its data write returned, so every entry in the snapshot has its data
-    /// covered by the first barrier; entries published while we sync mark their table dirty again
-    /// and wait for the next flush.
+    /// Snapshots what is pending, then takes the one-sync path when the file has a journal and the
+    /// new grains fit one record, else the two-sync path. <paramref name="settleAll"/> (close,
+    /// recovery) always takes the two-sync path: afterwards the tables alone say everything.
     /// </summary>
-    private void FlushMetadataLocked()
+    private void FlushMetadataLocked(bool settleAll = false)
     {
         int[] tables;
         bool gd;
         byte[] buffer;
+        long[] fresh;
+        bool intent;
         lock (_dirtyLock)
         {
+            // A new grain table (GD change) needs its zeros durable before the GD names it: two syncs.
+            intent = _journal is not null && !settleAll && !_gdDirty && _new.Count <= MaxRecordedGrains;
+            fresh = _new.ToArray();
+            _new.Clear();
+            if (!intent)
+            {
+                // Two-sync path: the data barrier below covers every New grain, so their entries go out now.
+                foreach (long g in fresh) { Volatile.Write(ref _state[g], Settled); MarkTableDirtyLocked((int)(g / _gtesPerGt)); }
+            }
+            foreach (long g in _recorded) MarkTableDirtyLocked((int)(g / _gtesPerGt));
             tables = _dirtyList.ToArray();
             _dirtyList.Clear();
             foreach (int t in tables) _gtDirty[t] = false;
@@ -84,28 +103,35 @@ public sealed partial class SparseExtentWriter
             _gdDirty = false;
             Array.Sort(tables);
             buffer = new byte[tables.Length * _gtBytes];
-            for (int i = 0; i < tables.Length; i++)
-                TableEntries.Encode<uint>(_gte.AsSpan(tables[i] * _gtesPerGt, _gtesPerGt), buffer.AsSpan(i * _gtBytes, _gtBytes));
+            for (int i = 0; i < tables.Length; i++) EncodeTable(tables[i], buffer.AsSpan(i * _gtBytes, _gtBytes));
         }
         try
         {
-            _file.Sync();
-            if (tables.Length == 0 && !gd) return;
-            WriteTables(_gd, tables, buffer);
-            if (gd) TableEntries.Write<uint>(_file.Write, _gd, (long)_header.GdOffset * Sector.Size);
-            if (_rgd is not null)
+            if (intent)
             {
-                WriteTables(_rgd, tables, buffer);
-                if (gd) TableEntries.Write<uint>(_file.Write, _rgd, (long)_header.RgdOffset * Sector.Size);
+                FlushWithIntentLocked(fresh, tables, buffer);
+                return;
             }
             _file.Sync();
+            if (tables.Length > 0 || gd)
+            {
+                WriteTables(_gd, tables, buffer);
+                if (gd) TableEntries.Write<uint>(_file.Write, _gd, (long)_header.GdOffset * Sector.Size);
+                if (_rgd is not null)
+                {
+                    WriteTables(_rgd, tables, buffer);
+                    if (gd) TableEntries.Write<uint>(_file.Write, _rgd, (long)_header.RgdOffset * Sector.Size);
+                }
+                _file.Sync();
+            }
+            foreach (long g in _recorded) Volatile.Write(ref _state[g], Settled);
+            _recorded = [];
         }
         catch
         {
             lock (_dirtyLock)
             {
-                foreach (int t in tables)
-                    if (!_gtDirty[t]) { _gtDirty[t] = true; _dirtyList.Add(t); }
+                foreach (int t in tables) MarkTableDirtyLocked(t);
                 _gdDirty |= gd;
             }
             throw;
@@ -135,8 +161,11 @@ public sealed partial class SparseExtentWriter
         try
         {
             bool pending;
-            lock (_dirtyLock) pending = _dirtyList.Count > 0 || _gdDirty;
-            if (pending && _failure is null && !_disposed) Flush();
+            lock (_dirtyLock) pending = _dirtyList.Count > 0 || _gdDirty || _new.Count > 0;
+            // Also settles the last record's grains (their tables), so on a quiet log everything
+            // reaches the tables within two intervals even when the caller's flushes covered it.
+            if (pending && _failure is null && !_disposed)
+                lock (_flushLock) FlushLocked();
         }
         catch
         {

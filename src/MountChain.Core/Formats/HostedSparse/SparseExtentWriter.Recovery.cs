@@ -62,6 +62,9 @@ public sealed partial class SparseExtentWriter
             _gte[g] = chosen;
         }
 
+        // §2.10: entries flushed through the intent journal whose tables did not follow yet.
+        if (unclean && _journal is { Nonce: not 0 }) ReplayIntents(changedTables);
+
         // §10.2 item 3: two entries sharing file sectors; keep the first, clear the rest.
         var allocated = new List<(uint Sector, long Grain)>();
         for (long g = 0; g < _gte.Length; g++) if (_gte[g] > 1) allocated.Add((_gte[g], g));
@@ -104,7 +107,46 @@ public sealed partial class SparseExtentWriter
             _file.SetLength(next * Sector.Size);
         }
         WriteHeader(unclean: false);
+        _journal?.EndSession(); // the tables now hold every record's entries (synced above)
         _file.Sync();
         _sessionStarted = false;
+    }
+
+    /// <summary>
+    /// Applies the entries of the journal's records (format doc §2.10): every record older than the
+    /// newest valid one belongs to a flush that completed (the next record is written only after
+    /// its barrier), so its grains are on disk; a grain of the newest record counts only when its
+    /// bytes match the CRC taken at that flush (else its data did not land, or landed torn, and the
+    /// chain below keeps showing through). An entry the tables already hold changes nothing.
+    /// </summary>
+    private void ReplayIntents(HashSet<int> changedTables)
+    {
+        var records = _journal!.ReadRecords();
+        if (records.Count == 0) return;
+        ulong newest = records[^1].Sequence;
+        int applied = 0, notLanded = 0, refused = 0;
+        byte[] bytes = new byte[GrainBytes];
+        foreach (var record in records)
+        {
+            foreach (var e in record.Entries)
+            {
+                long g = e.Grain;
+                if (g >= GrainCount || e.Sector <= 1 || _rules.EntryProblem(e.Sector, g) is not null) { refused++; continue; }
+                uint current = _gte[g];
+                if (current == e.Sector) continue;
+                if (current > 1) { refused++; continue; } // the tables name other data: they win
+                if (record.Sequence == newest)
+                {
+                    _file.Read(bytes, (long)e.Sector * Sector.Size);
+                    if (IntentJournalLayout.Finish(IntentJournalLayout.Crc32C(bytes)) != e.DataCrc) { notLanded++; continue; }
+                }
+                _gte[g] = e.Sector;
+                changedTables.Add((int)(g / _gtesPerGt));
+                applied++;
+            }
+        }
+        if (applied > 0) _repairs.Add($"{applied} grain-table entries restored from the intent journal (flushed, tables not yet written)");
+        if (notLanded > 0) _repairs.Add($"{notLanded} grains of an unfinished flush had not fully reached the disk (CRC mismatch); left unreferenced");
+        if (refused > 0) _repairs.Add($"{refused} intent journal entries were invalid or contradicted the tables; ignored");
     }
 }

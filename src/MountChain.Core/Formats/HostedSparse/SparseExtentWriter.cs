@@ -7,13 +7,17 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// Writes one hosted sparse extent file (format doc §2) crash-consistently: the engine under our redo
 /// log and, during commit, under a sparse parent. Split by concern: this file holds the state, open,
 /// reads and the session; <c>.Recovery</c> the reconciliation at open; <c>.Allocation</c> writes and
-/// grain allocation; <c>.Flush</c> the metadata flush.
+/// grain allocation; <c>.Flush</c> the metadata flush; <c>.Intents</c> the one-sync flush through
+/// our intent journal (format doc §2.10) and the per-grain states it needs.
 ///
-/// Ordering (format doc §2.8, design.md rule 4), the one rule every part keeps:
-/// data → barrier → table entries (primary, then redundant, then GD/RGD) → barrier.
+/// Ordering (format doc §2.8, design.md rule 4), the one rule every part keeps: a table entry
+/// reaches the file only after a barrier that followed its grain's data. Without a journal:
+/// data → barrier → table entries (primary, then redundant, then GD/RGD) → barrier. With our
+/// intent journal (§2.10): data + a record naming the grains with their CRCs → one barrier; the
+/// entries go into the tables with the next flush's barrier.
 /// New grain data is written at the allocation point and published in memory at once (readers see
-/// it), but its grain-table entry reaches the file only at the next flush, after the data barrier.
-/// A crash therefore leaves at worst grains nobody points to at the tail, which recovery truncates.
+/// it), but its grain-table entry reaches the file only later, as above.
+/// A crash therefore leaves at worst grains nobody points to, which recovery drops (tail) or leaves.
 /// Overwrites of allocated grains go in place. Whole-grain zero writes set GTE 1 when the header
 /// allows it (never 0: that would resurrect parent data).
 ///
@@ -22,8 +26,9 @@ namespace MountChain.Core.Formats.HostedSparse;
 ///   2. <c>_gtAllocLock</c> — allocating a grain table for a GD entry of 0;
 ///   3. <c>_preallocationLock</c> — the zero fill ahead of the allocation point;
 ///   4. <c>_dirtyLock</c> — the dirty-table list (a leaf: no I/O under it).
-/// <c>_flushLock</c> serialises flushes and nests only <c>_dirtyLock</c>; <c>_sessionLock</c>
-/// (first write of a session) nests nothing. Reads and in-place overwrites take no lock.
+/// <c>_flushLock</c> serialises flushes and is taken before any of them (a flush reads new grains
+/// back under their stripe locks); nobody takes it while holding one. <c>_sessionLock</c> (first
+/// write of a session) nests nothing. Reads and in-place overwrites of Settled grains take no lock.
 ///
 /// Memory: the whole grain table lives in memory, 4 bytes per grain = 64 KiB per GiB of capacity
 /// (128 MiB for 2 TiB), plus the GD/RGD (4 bytes per 32 MiB each).
@@ -89,7 +94,9 @@ public sealed partial class SparseExtentWriter : IDisposable
             if (_header.HasRedundantTables && _header.RgdOffset != 0)
                 _rgd = ReadDirectory(_header.RgdOffset, "rgdOffset", "redundant grain directory");
             _gte = new uint[tables * _gtesPerGt];
+            _state = new byte[_gte.Length];
             _gtDirty = new bool[tables];
+            _journal = IntentJournal.Find(_file, TablesEndSector(), (long)_header.OverHead);
             _stripes = new object[StripeCount];
             for (int i = 0; i < StripeCount; i++) _stripes[i] = new object();
             LoadAndReconcileTables();
@@ -173,6 +180,7 @@ public sealed partial class SparseExtentWriter : IDisposable
             if (_sessionStarted) return;
             ThrowIfFailed();
             WriteHeader(unclean: true);
+            _journal?.BeginSession(); // a fresh nonce: records of an earlier session never count (§2.10)
             _options.OnSessionStart?.Invoke(this);
             _file.Sync();
             _sessionStarted = true;
@@ -222,11 +230,14 @@ public sealed partial class SparseExtentWriter : IDisposable
         {
             if (_sessionStarted && _failure is null)
             {
-                Flush();
-                // Cut the zero fill beyond the last grain (nothing references it), then mark clean.
+                // Two-sync flush: afterwards the tables alone hold every entry (no record needed).
+                lock (_flushLock) FlushLocked(settleAll: true);
+                // Cut the zero fill beyond the last grain (nothing references it), then mark clean
+                // and end the journal's session in the same barrier (either order is safe, §2.10).
                 long used = Interlocked.Read(ref _next) * Sector.Size;
                 if (_file.Length > used) _file.SetLength(used);
                 WriteHeader(unclean: false);
+                _journal?.EndSession();
                 _file.Sync();
             }
         }

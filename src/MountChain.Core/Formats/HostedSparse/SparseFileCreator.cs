@@ -6,7 +6,8 @@ namespace MountChain.Core.Formats.HostedSparse;
 
 /// <summary>
 /// Creates a new monolithicSparse file with an embedded descriptor, laid out like qemu's (format
-/// doc §2.4, §2.7): header, descriptor, RGD, all RGTs, GD, all GTs, padding to a grain boundary;
+/// doc §2.4, §2.7): header, descriptor, RGD, all RGTs, GD, all GTs, our intent journal (§2.10, in
+/// the space before overHead that the format leaves unused), padding to a grain boundary;
 /// tables preallocated (zero) so no writer ever meets a GD entry of 0. Written under a temporary
 /// name, synced, then renamed, so a crash never leaves a half-made file under the real name.
 /// </summary>
@@ -36,7 +37,8 @@ public static class SparseFileCreator
         ulong firstRgt = rgd + gdSectors;
         ulong gd = firstRgt + tables * GtSectors;
         ulong firstGt = gd + gdSectors;
-        ulong overHead = (firstGt + tables * GtSectors + GrainSectors - 1) / GrainSectors * GrainSectors;
+        ulong journal = (ulong)IntentJournalLayout.RegionStartAfter((long)(firstGt + tables * GtSectors));
+        ulong overHead = (journal + (ulong)IntentJournalLayout.RegionSectors + GrainSectors - 1) / GrainSectors * GrainSectors;
         ulong grains = (capacity + GrainSectors - 1) / GrainSectors;
         if (overHead + grains * GrainSectors > 1UL << 32)
             throw new UnsupportedFeatureException(path, $"a {capacity}-sector disk does not fit one hosted sparse file (2 TiB limit, format doc §10.1); split redo logs are not supported");
@@ -73,6 +75,7 @@ public static class SparseFileCreator
                 // table update then never needs new blocks, so a full file system cannot fail a flush.
                 WriteZeros(file, (long)firstRgt * Sector.Size, (long)(tables * GtSectors) * Sector.Size);
                 WriteZeros(file, (long)firstGt * Sector.Size, (long)(tables * GtSectors) * Sector.Size);
+                IntentJournal.Format(file, (long)journal);
                 file.SetLength((long)overHead * Sector.Size);
                 file.Sync();
             }
