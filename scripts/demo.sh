@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The demo a newcomer runs first: installs dependencies, builds MountChain, makes a real VMDK
+# The demo a newcomer runs first (as root): installs dependencies, builds and installs the native
+# `mountchain` binary (scripts/install.sh: PREFIX/bin, default /usr/local), makes a real VMDK
 # snapshot chain with qemu-img/qemu-io (a base and three children), then shows `info` of the
-# chain and the sha256 of an older generation next to qemu's own reading of it.
+# chain and the sha256 of an older generation next to qemu's own reading of it, run by the
+# installed binary.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
-dotnet build "$root/src/MountChain.Cli" -c Release -v q -nologo >/dev/null
-mc=("dotnet" "$root/src/MountChain.Cli/bin/Release/net10.0/mountchain.dll")
+"$root/scripts/install.sh"
+mc=("${PREFIX:-/usr/local}/bin/mountchain")
 
 demo=${MOUNTCHAIN_DEMO_DIR:-/tmp/mountchain-demo}
 rm -rf "$demo" && mkdir -p "$demo" && cd "$demo"

@@ -11,9 +11,14 @@ results=$(mktemp -d)
 uring=/sys/module/fuse/parameters/enable_uring
 uring_before=$(cat "$uring" 2>/dev/null || true)
 [ -n "$uring_before" ] && echo Y > "$uring" 2>/dev/null
-trap 'rm -rf "$results"; [ -n "$uring_before" ] && echo "$uring_before" > "$uring" 2>/dev/null' EXIT
+# The CLI tests run the native (NativeAOT) binary, installed by scripts/install.sh into a temporary
+# PREFIX, so that what breaks only under AOT (reflection, trimming) fails here.
+native=$(mktemp -d)
+trap 'rm -rf "$results" "$native"; [ -n "$uring_before" ] && echo "$uring_before" > "$uring" 2>/dev/null' EXIT
 cd "$root"
 dotnet build MountChain.sln -c Release -v q -nologo || { echo "0 passed, 1 failed"; exit 1; }
+PREFIX=$native "$root/scripts/install.sh" || { echo "0 passed, 1 failed"; exit 1; }
+export MOUNTCHAIN_CLI=$native/bin/mountchain
 dotnet test tests/MountChain.Tests -c Release --no-build -nologo \
   --logger "trx;LogFileName=$results/results.trx" --logger "console;verbosity=minimal" "$@"
 rc=$?

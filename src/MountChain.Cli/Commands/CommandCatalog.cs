@@ -14,5 +14,6 @@ public static class CommandCatalog
         foreach (var command in MountCommands.Create()) yield return command;
         foreach (var command in ServeCommands.Create()) yield return command;
         foreach (var command in BenchCommands.Create()) yield return command;
+        yield return GenerateDocsCommand.Create();
     }
 }

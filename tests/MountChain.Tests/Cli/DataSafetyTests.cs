@@ -158,8 +158,7 @@ public sealed class DataSafetyTests : IDisposable
     {
         string image = _dir.RandomImage("image.raw", 1 << 20);
         // script(1) gives the command a real pseudo-terminal as stdout.
-        string command = $"'{Environment.ProcessPath}' '{MountChainCli.DllPath}' cat '{image}'";
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) != "dotnet") command = $"dotnet '{MountChainCli.DllPath}' cat '{image}'";
+        string command = $"{MountChainCli.ShellCommand} cat '{image}'";
         var tty = ProcessRunner.Run("script", ["-qec", command, "/dev/null"], timeout: TimeSpan.FromMinutes(1));
         Assert.Equal(2, tty.ExitCode);
         Assert.Contains("terminal", tty.Stdout);

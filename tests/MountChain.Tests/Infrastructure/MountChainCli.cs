@@ -13,7 +13,11 @@ public sealed class ConsoleCollection
     public const string Name = "Console-redirecting CLI tests";
 }
 
-/// <summary>The one way tests run the mountchain CLI: the built assembly next to the tests, as a child process or in this process.</summary>
+/// <summary>
+/// The one way tests run the mountchain CLI as a child process or in this process. A child process is
+/// the binary named by MOUNTCHAIN_CLI when it is set (scripts/test.sh sets it to the installed native
+/// NativeAOT build, so AOT-only breakage fails the suite), else the JIT build next to the tests.
+/// </summary>
 public static class MountChainCli
 {
     private static readonly Lock ConsoleLock = new();
@@ -24,26 +28,36 @@ public static class MountChainCli
     /// <summary>The built CLI (`dotnet mountchain.dll`), copied next to the tests by the project reference.</summary>
     public static string DllPath { get; } = Path.Combine(AppContext.BaseDirectory, "mountchain.dll");
 
-    /// <summary>Runs `dotnet mountchain.dll args` as a child process; stdout is kept as bytes too.</summary>
+    /// <summary>The native binary to test instead of the JIT build (an absolute path), or null.</summary>
+    public static string? NativeBinary { get; } = Environment.GetEnvironmentVariable("MOUNTCHAIN_CLI") is { Length: > 0 } p ? Path.GetFullPath(p) : null;
+
+    /// <summary>The program a child process runs, and the arguments that come before the command's.</summary>
+    private static (string File, string[] Prefix) Program => NativeBinary is { } native ? (native, []) : (DotnetHost, [DllPath]);
+
+    /// <summary>The CLI as the start of a shell command line, quoted ('/usr/local/bin/mountchain' or 'dotnet' 'mountchain.dll').</summary>
+    public static string ShellCommand => string.Join(' ', new[] { Program.File }.Concat(Program.Prefix).Select(a => $"'{a}'"));
+
+    /// <summary>Runs `mountchain args` as a child process; stdout is kept as bytes too.</summary>
     public static ProcessResult Run(params string[] args) => Run(DefaultTimeout, args);
 
     public static ProcessResult Run(TimeSpan timeout, params string[] args) =>
-        ProcessRunner.Run(DotnetHost, [DllPath, .. args], timeout: timeout);
+        ProcessRunner.Run(Program.File, [.. Program.Prefix, .. args], timeout: timeout);
 
     /// <summary>As <see cref="Run(string[])"/>, in <paramref name="workingDirectory"/> with <paramref name="stdin"/> fed to it.</summary>
     public static ProcessResult RunIn(string workingDirectory, IEnumerable<string> args, byte[]? stdin = null) =>
-        ProcessRunner.Run(DotnetHost, [DllPath, .. args], workingDirectory, timeout: TimeSpan.FromMinutes(5), stdinBytes: stdin);
+        ProcessRunner.Run(Program.File, [.. Program.Prefix, .. args], workingDirectory, timeout: TimeSpan.FromMinutes(5), stdinBytes: stdin);
 
     /// <summary>As <see cref="RunIn"/> with the arguments as one command-line string (<c>write "a b.vmdk" --offset 1M</c>).</summary>
     public static ProcessResult RunCommandLine(string workingDirectory, string arguments, byte[]? stdin = null) =>
-        ProcessRunner.RunCommandLine(DotnetHost, $"\"{DllPath}\" {arguments}", workingDirectory, stdinBytes: stdin, timeout: TimeSpan.FromMinutes(5));
+        ProcessRunner.RunCommandLine(Program.File, string.Join(' ', Program.Prefix.Select(a => $"\"{a}\"").Append(arguments)), workingDirectory,
+            stdinBytes: stdin, timeout: TimeSpan.FromMinutes(5));
 
     /// <summary>A start description for a CLI process the test keeps running (serve, mount --foreground).</summary>
     public static ProcessStartInfo StartInfo(params string[] args) => StartInfoIn(null, args);
 
     public static ProcessStartInfo StartInfoIn(string? workingDirectory, params string[] args)
     {
-        var psi = ProcessRunner.StartInfo(DotnetHost, [DllPath, .. args], workingDirectory);
+        var psi = ProcessRunner.StartInfo(Program.File, [.. Program.Prefix, .. args], workingDirectory);
         psi.RedirectStandardInput = true;
         return psi;
     }
