@@ -1,6 +1,7 @@
 using MountChain.Core.Chain;
 using MountChain.Core.Cow;
 using MountChain.Core.Formats;
+using MountChain.Core.Formats.HostedSparse;
 using MountChain.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -129,6 +130,55 @@ public sealed class CowPowerLossTests(ITestOutputHelper output)
         output.WriteLine($"{cuts} power cuts in {points} runs, {acknowledged} acknowledged flushes; recovery restored journal entries {replayed} times and found unlanded grains {notLanded} times");
         Assert.True(cuts >= points * 3 / 4, $"only {cuts} of {points} runs were cut");
         Assert.True(replayed > 0, "no crash ever needed the intent journal: the test does not reach the one-sync window");
+    }
+
+    [CowToolsFact]
+    public void Hostile_intent_records_are_refused_and_never_name_metadata_shared_or_missing_sectors()
+    {
+        using var env = new CowEnvironment();
+        string b = env.PathOf("base.vmdk"), log = env.PathOf("hostile.vmdk");
+        env.Tool("qemu-img", $"create -f vmdk \"{b}\" {Capacity}");
+        env.Tool("qemu-io", $"-f vmdk -c \"write -P 0x5a 0 {Capacity}\" \"{b}\"");
+        byte[] expected = env.QemuRaw(b);
+        using (var chain = VmdkChain.Open(b))
+        using (RedoLogOperations.CreateChild(chain, 0, log)) { }
+        bool dead = false;
+        var data = Enumerable.Repeat((byte)0xc3, 4096).ToArray();
+        uint sector;
+        var device = WritableGeneration.OpenLog(log, new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero, Fault = (_, _, _) => dead ? new IOException("gone") : null });
+        device.Write(data, 3 * 65536 + 512);
+        device.Flush(); // one record, no table entry yet
+        sector = device.Log.Extent.Entry(3);
+        dead = true;
+        try { device.Dispose(); } catch (IOException) { }
+        data.CopyTo(expected, 3 * 65536 + 512);
+
+        // Rewrite the journal as an attacker would: valid CRCs, hostile entries.
+        using (var file = new WritableFile(log, create: false))
+        {
+            var header = SparseExtentHeader.Parse(ReadSector(file), log);
+            var journal = IntentJournal.Find(file, (long)header.GdOffset + 1 + 4 * ((long)header.GrainTableCount), (long)header.OverHead);
+            Assert.NotNull(journal);
+            Assert.NotEqual(0UL, journal.Nonce);
+            journal.Append([new(3, sector, 0), new(0xFFFFFFF0, sector, 0), new(5, 10, 0), new(6, 0xFFFFFF00, 0)]);
+            journal.Append([new(7, sector, 0)]); // newest: checked against its CRC (wrong) and shares grain 3's sectors
+        }
+        using (var recovered = RedoLog.Open(log, new RedoLogOptions { MetadataFlushInterval = TimeSpan.Zero }))
+        {
+            Assert.Contains(recovered.Repairs, r => r.Contains("restored from the intent journal"));
+            Assert.Contains(recovered.Repairs, r => r.Contains("3 intent journal entries were invalid"));
+            Assert.Equal(sector, recovered.Extent.Entry(3));
+            Assert.Equal(0u, recovered.Extent.Entry(7));
+        }
+        env.QemuCheckClean(log);
+        Assert.True(env.QemuRaw(log).AsSpan().SequenceEqual(expected), "the recovered log does not read as the parent plus the one flushed write");
+    }
+
+    private static byte[] ReadSector(WritableFile file)
+    {
+        var sector = new byte[512];
+        file.Read(sector, 0);
+        return sector;
     }
 
     /// <summary>Mostly partial-grain writes at random places (new grains, grains just recorded, settled ones), sometimes whole grains.</summary>
