@@ -38,7 +38,7 @@ public sealed partial class InputGuard(IReadOnlyList<string> inputs, string work
     /// <summary>Runs `mountchain ARGS` under strace; returns its result and the trace file.</summary>
     public (ProcessResult Result, string Trace) Run(params string[] args)
     {
-        var (straceArgs, trace) = TracedCommand([MountChainCli.DotnetHost, MountChainCli.DllPath, .. args]);
+        var (straceArgs, trace) = TracedCommand([MountChainCli.Program.File, .. MountChainCli.Program.Prefix, .. args]);
         var result = ProcessRunner.Run("strace", straceArgs, workDir, timeout: TimeSpan.FromMinutes(3));
         return (result, trace);
     }
@@ -46,7 +46,7 @@ public sealed partial class InputGuard(IReadOnlyList<string> inputs, string work
     /// <summary>Starts `mountchain ARGS` under strace for a front-end that keeps running (serve, mount --foreground).</summary>
     public (Process Strace, string Trace) Start(params string[] args)
     {
-        var (straceArgs, trace) = TracedCommand([MountChainCli.DotnetHost, MountChainCli.DllPath, .. args]);
+        var (straceArgs, trace) = TracedCommand([MountChainCli.Program.File, .. MountChainCli.Program.Prefix, .. args]);
         return (Process.Start(StartInfo("strace", straceArgs, workDir))!, trace);
     }
 
@@ -109,4 +109,22 @@ public sealed partial class InputGuard(IReadOnlyList<string> inputs, string work
 
     [GeneratedRegex(@"\bO_(?:WRONLY|RDWR|CREAT|TRUNC)\b")]
     private static partial Regex WriteFlags();
+}
+
+/// <summary>A fact that runs the CLI under strace on qemu-made chains; skipped, with the reason, when a tool is missing.</summary>
+public sealed class StraceFactAttribute : FactAttribute
+{
+    public StraceFactAttribute(params string[] more) => Skip = StraceTheoryAttribute.Missing(more);
+}
+
+/// <summary>The theory form of <see cref="StraceFactAttribute"/>.</summary>
+public sealed class StraceTheoryAttribute : TheoryAttribute
+{
+    public StraceTheoryAttribute(params string[] more) => Skip = Missing(more);
+
+    internal static string? Missing(string[] more)
+    {
+        var missing = new[] { "strace", "qemu-img", "qemu-io" }.Concat(more).Where(t => !ToolLocator.Exists(t)).ToList();
+        return missing.Count > 0 ? "needs " + string.Join(", ", missing) : null;
+    }
 }
