@@ -4,7 +4,9 @@ namespace MountChain.Mounting.Lifecycle;
 public static class StaleMount
 {
     // Linux errno values (asm-generic/errno.h): the kernel answers ENOTCONN once it noticed the dead
-    // server, ECONNABORTED while it is still tearing the connection down (or after an abort).
+    // server, ECONNABORTED while it is still tearing the connection down (or after an abort), and
+    // ECANCELED for a request that was queued on a FUSE-over-io_uring ring when the server died.
+    private const int ECANCELED = 125;
     private const int ECONNABORTED = 103;
     private const int ENOTCONN = 107;
 
@@ -18,7 +20,7 @@ public static class StaleMount
         catch (IOException e)
         {
             // On Unix .NET reports a failed system call as an IOException whose HResult is the errno.
-            return e.HResult is ENOTCONN or ECONNABORTED;
+            return e.HResult is ENOTCONN or ECONNABORTED or ECANCELED;
         }
         catch (UnauthorizedAccessException)
         {

@@ -78,9 +78,11 @@ public sealed class FuseCliTests
             Assert.True(ServerRegistry.WaitForExit(pid, TimeSpan.FromSeconds(10)));
             var stale = Record.Exception(() => Directory.EnumerateFileSystemEntries(mp).ToList());
             Assert.NotNull(stale);
-            // ENOTCONN, or ECONNABORTED if the kernel is still tearing the dead connection down.
+            // ENOTCONN, or ECONNABORTED if the kernel is still tearing the dead connection down, or
+            // ECANCELED for a request caught on a dead server's io_uring queue (seen on a loaded machine).
             Assert.True(stale.Message.Contains("not connected", StringComparison.OrdinalIgnoreCase) ||
-                        stale.Message.Contains("connection abort", StringComparison.OrdinalIgnoreCase), stale.Message);
+                        stale.Message.Contains("connection abort", StringComparison.OrdinalIgnoreCase) ||
+                        stale.Message.Contains("canceled", StringComparison.OrdinalIgnoreCase), stale.Message);
 
             var cleared = MountChainCli.Run("unmount", mp);
             Assert.True(cleared.ExitCode == 0, cleared.Stderr);
