@@ -86,7 +86,8 @@ public static class FileCommands
             {
                 string type = v.LogicalVolume != null ? "LVM2 logical volume" : v.Partition.TypeId;
                 string note = v.FileSystem.Note.Length > 0 ? $" ({v.FileSystem.Note})" : "";
-                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {type,-38} {v.FileSystem.Kind,-12} {v.FileSystem.Label}{note}");
+                string fs = v.FileSystem.Kind == "LVM2_member" ? "LVM2 PV" : v.FileSystem.Kind; // its LVs follow as pK/VG-LV
+                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {type,-38} {fs,-12} {v.FileSystem.Label}{note}");
             }
             return ExitCodes.Success;
         });

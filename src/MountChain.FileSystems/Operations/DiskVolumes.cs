@@ -72,10 +72,13 @@ public static class DiskVolumes
     /// <param name="options">Checksum strictness and where warnings go (they are prefixed with the volume's name).</param>
     public static OpenedVolume Open(IBlockDevice disk, string name, FileSystemOptions? options = null)
     {
-        var volumes = Scan(disk);
+        var warnings = new List<string>();
+        var volumes = Scan(disk, warnings);
         string wanted = Normalize(name);
+        // Say why an LV may be missing: damaged LVM metadata is only a warning for `volumes`.
+        string why = warnings.Count == 0 ? "" : $"; {string.Join("; ", warnings)}";
         var info = volumes.FirstOrDefault(v => string.Equals(v.Name, wanted, StringComparison.Ordinal))
-            ?? throw new IOException($"volume {wanted} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Name))})");
+            ?? throw new IOException($"volume {wanted} does not exist (the disk has {string.Join(", ", volumes.Select(v => v.Name))}){why}");
         return Open(disk, info, options);
     }
 

@@ -12,7 +12,7 @@ namespace MountChain.Tests.Cow;
 /// flush path: after recovery the log checks clean, every acknowledged flush reads back, and no
 /// byte reads as anything but its flushed value or a value an unflushed write put there; in
 /// particular never as zeros over the parent's data when a partial grain's data did not land.
-/// MOUNTCHAIN_CRASH_POINTS sets the number of cuts (CI default 120; the long run used 2000).
+/// MOUNTCHAIN_CRASH_POINTS sets the number of cuts (CI default 120).
 /// </summary>
 public sealed class CowPowerLossTests(ITestOutputHelper output)
 {

@@ -137,6 +137,21 @@ public sealed class HostileExfatTests : IDisposable
     }
 
     [FileSystemToolsFact("mkfs.exfat", "mount.exfat-fuse", "losetup", NeedsRootAndFuse = true)]
+    public void A_contiguous_file_reads_without_its_fat_chain_and_a_stale_entry_set_checksum_is_refused()
+    {
+        Fresh();
+        long at = FileEntryAt("/contiguous.bin");
+        Assert.NotEqual(0, ImageBytes.Read(Image, at + 33, 1)[0] & 2); // NoFatChain: exfat-fuse wrote it contiguously
+        var before = MountChainCli.Run("cat-file", Image, "p0:/contiguous.bin");
+        Assert.True(before.ExitCode == 0, before.Stderr);
+        // A NoFatChain file's FAT entries mean nothing: garbage there must not change what is read.
+        ImageBytes.PutU32(Image, FatOffset + 4L * StreamFirstCluster(at), 0xFFFFFFF7); // "bad cluster"
+        Assert.Equal(before.StdoutBytes, MountChainCli.Run("cat-file", Image, "p0:/contiguous.bin").StdoutBytes);
+        ImageBytes.Write(Image, at + 64 + 2, [(byte)'X']); // first character of the name, SetChecksum left stale
+        AssertRefused(["exFAT p0", "SetChecksum mismatch"], "ls", Image, "p0:/");
+    }
+
+    [FileSystemToolsFact("mkfs.exfat", "mount.exfat-fuse", "losetup", NeedsRootAndFuse = true)]
     public void Bytes_past_valid_data_length_read_as_zeros_and_stay_holes_on_extract()
     {
         Fresh();
