@@ -12,7 +12,7 @@ public static class ChainCommands
 {
     public static IEnumerable<Command> Create()
     {
-        yield return Info();
+        yield return InfoCommand.Create();
         yield return Hash();
         yield return Cat();
         yield return Convert();
@@ -21,57 +21,6 @@ public static class ChainCommands
     }
 
     private static Option<bool> JsonOption => CommonOptions.Json;
-
-    private static Command Info()
-    {
-        var command = new Command("info", "Show the chain: each link's file, createType, CID/parentCID, capacity, grain size, allocation and validation; for a .vmx, the snapshot tree and each disk's generations");
-        var source = new DiskSource().AddTo(command, withGeneration: false);
-        command.Options.Add(JsonOption);
-        command.SetAction(parse =>
-        {
-            var path = parse.GetValue(source.Path)!.FullName;
-            if (Core.VmConfig.VmxFile.IsVmx(path)) return VmInfoCommand.Run(path, source.ChainOptions(parse), parse.GetValue(JsonOption));
-            using var chain = VmdkChain.Open(path, source.ChainOptions(parse));
-            var links = chain.Links.Select((link, g) =>
-            {
-                var report = LinkInspector.Inspect(link);
-                return new LinkInfo(g, link.Path, link.CreateType, link.Cid.ToString("x8"), link.ParentCid.ToString("x8"),
-                    link.Descriptor.ParentFileNameHint, link.CapacitySectors * 512, link.GrainSectors * 512,
-                    report.AllocatedBytes, report.ZeroBytes, report.Validation,
-                    link.Descriptor.Extents.Select(e => new ExtentInfo(e.Access.ToString(), e.Type.ToString(), e.Sectors * 512, e.FileName, e.Offset)).ToList(),
-                    report.Problems.Count == 0 ? null : report.Problems);
-            }).ToList();
-            bool ok = links.All(l => !l.Validation.StartsWith("corrupt", StringComparison.Ordinal));
-            var info = new ChainInfo(path, chain.CapacitySectors * 512, chain.Links.Count, ok ? "ok" : "corrupt", links,
-                chain.Warnings.Count == 0 ? null : chain.Warnings);
-            if (parse.GetValue(JsonOption)) Json.Write(info, Json.Types.ChainInfo);
-            else PrintInfo(info);
-            return ok ? ExitCodes.Success : ExitCodes.InputProblem;
-        });
-        return command;
-    }
-
-    private static void PrintInfo(ChainInfo info)
-    {
-        Console.WriteLine($"chain:     {info.File}");
-        Console.WriteLine($"capacity:  {info.CapacityBytes} bytes ({Progress.FormatBytes(info.CapacityBytes)})");
-        Console.WriteLine($"links:     {info.LinkCount} (generations 0..{info.LinkCount - 1})");
-        Console.WriteLine($"validation: {info.Validation}");
-        foreach (var w in info.Warnings ?? []) Console.WriteLine($"warning:   {w}");
-        foreach (var l in info.Links)
-        {
-            Console.WriteLine();
-            Console.WriteLine($"generation {l.Generation}: {l.File}");
-            Console.WriteLine($"  createType: {l.CreateType}");
-            Console.WriteLine($"  CID: {l.Cid}  parentCID: {l.ParentCid}{(l.ParentHint is null ? "" : $"  parent hint: {l.ParentHint}")}");
-            Console.WriteLine($"  capacity: {l.CapacityBytes} bytes  grain: {(l.GrainBytes == 0 ? "-" : l.GrainBytes + " bytes")}");
-            Console.WriteLine($"  allocated: {l.AllocatedBytes} bytes ({Progress.FormatBytes(l.AllocatedBytes)}), zeroed: {l.ZeroBytes} bytes");
-            foreach (var e in l.Extents)
-                Console.WriteLine($"  extent: {e.Access} {e.Type} {e.LengthBytes} bytes {(e.File is null ? "" : $"\"{e.File}\"")}{(e.OffsetSectors != 0 ? $" at sector {e.OffsetSectors}" : "")}");
-            Console.WriteLine($"  validation: {l.Validation}");
-            foreach (var p in l.Problems ?? []) if (!l.Validation.Contains(p)) Console.WriteLine($"  warning: {p}");
-        }
-    }
 
     private static Command Hash()
     {
@@ -123,6 +72,7 @@ public static class ChainCommands
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress bar" };
         command.Arguments.Add(target);
         command.Options.Add(quiet);
+        command.Options.Add(JsonOption);
         command.SetAction(parse =>
         {
             using var disk = source.Open(parse);
@@ -130,7 +80,9 @@ public static class ChainCommands
             if (InputFiles(disk).Any(input => PathsEqual(output.FullName, input)))
                 throw new UsageException($"{output.FullName}: refusing to overwrite an input file of the chain");
             RequireFolderOf(output.FullName);
-            RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet));
+            bool json = parse.GetValue(JsonOption);
+            RawExporter.Export(disk.Device, output.FullName, parse.GetValue(quiet) || json);
+            if (json) Json.Write(new ConvertResult(disk.SourcePath, disk.Generation, output.FullName, disk.Device.Length), Json.Types.ConvertResult);
             return ExitCodes.Success;
         });
         return command;
@@ -252,10 +204,6 @@ public static class ChainCommands
         return ExitCodes.Success;
     }
 
-    internal sealed record ChainInfo(string File, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
-    internal sealed record LinkInfo(int Generation, string File, string CreateType, string Cid, string ParentCid, string? ParentHint,
-        long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
-    internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
     internal sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
     internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
     internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);

@@ -5,6 +5,7 @@ using System.Text.Json;
 using MountChain.Cli.Infrastructure;
 using MountChain.FileSystems.Common;
 using MountChain.FileSystems.Operations;
+using MountChain.FileSystems.Volumes;
 
 namespace MountChain.Cli.Commands;
 
@@ -46,7 +47,7 @@ public static class FileCommands
 
     private static Command Volumes()
     {
-        var cmd = new Command("volumes", "List the partitions and LVM2 logical volumes of a disk and the file system on each. "
+        var cmd = new Command("volumes", "List the partitions (type by name, GPT partition name) and LVM2 logical volumes of a disk and the file system on each. "
             + "Read-only: an ext3/ext4 journal is never replayed; a volume whose journal needs recovery is noted here and read as it is on disk");
         var source = new DiskSource().AddTo(cmd);
         var json = JsonOption();
@@ -70,6 +71,7 @@ public static class FileCommands
                         w.WriteNumber("offset", v.Offset);
                         w.WriteNumber("length", v.Length);
                         w.WriteString("type", v.Partition.TypeId);
+                        if (PartitionTypeNames.Of(v.Partition) is { } typeName && v.LogicalVolume == null) w.WriteString("typeName", typeName);
                         w.WriteString("partitionLabel", v.Partition.PartitionLabel);
                         w.WriteString("filesystem", v.FileSystem.Kind);
                         w.WriteString("label", v.FileSystem.Label);
@@ -81,13 +83,16 @@ public static class FileCommands
                 return ExitCodes.Success;
             }
             int width = Math.Max(5, volumes.Count == 0 ? 0 : volumes.Max(v => v.Name.Length));
-            Console.WriteLine($"{"NAME".PadRight(width)} {"START",14} {"SIZE",14} {"TYPE",-38} {"FS",-12} LABEL");
+            string TypeOf(VolumeInfo v) => v.LogicalVolume != null ? "LVM2 logical volume" : PartitionTypeNames.Of(v.Partition) ?? v.Partition.TypeId;
+            string PartName(VolumeInfo v) => v.LogicalVolume != null || v.Partition.PartitionLabel.Length == 0 ? "-" : v.Partition.PartitionLabel;
+            int typeWidth = Math.Max(4, volumes.Count == 0 ? 0 : volumes.Max(v => TypeOf(v).Length));
+            int nameWidth = Math.Max(8, volumes.Count == 0 ? 0 : volumes.Max(v => PartName(v).Length));
+            Console.WriteLine($"{"NAME".PadRight(width)} {"START",14} {"SIZE",14} {"TYPE".PadRight(typeWidth)} {"PARTNAME".PadRight(nameWidth)} {"FS",-12} LABEL");
             foreach (var v in volumes)
             {
-                string type = v.LogicalVolume != null ? "LVM2 logical volume" : v.Partition.TypeId;
                 string note = v.FileSystem.Note.Length > 0 ? $" ({v.FileSystem.Note})" : "";
                 string fs = v.FileSystem.Kind == "LVM2_member" ? "LVM2 PV" : v.FileSystem.Kind; // its LVs follow as pK/VG-LV
-                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {type,-38} {fs,-12} {v.FileSystem.Label}{note}");
+                Console.WriteLine($"{v.Name.PadRight(width)} {v.Offset,14} {v.Length,14} {TypeOf(v).PadRight(typeWidth)} {PartName(v).PadRight(nameWidth)} {fs,-12} {v.FileSystem.Label}{note}");
             }
             return ExitCodes.Success;
         });
@@ -154,8 +159,10 @@ public static class FileCommands
         var source = new DiskSource().AddTo(cmd);
         var path = VolumePathArgument();
         var target = new Argument<DirectoryInfo>("target-dir") { Description = "Directory to extract into (created if missing)" };
+        var json = JsonOption();
         cmd.Arguments.Add(path);
         cmd.Arguments.Add(target);
+        cmd.Options.Add(json);
         var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
@@ -163,11 +170,14 @@ public static class FileCommands
             using var disk = source.Open(parse);
             using var volume = DiskVolumes.Open(disk.Device, vp.Volume, ReaderOptions(parse, strict));
             var entry = TreeWalker.Resolve(volume.FileSystem, vp.Path);
-            bool tty = !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
+            bool tty = !parse.GetValue(json) && !Console.IsErrorRedirected && Environment.GetEnvironmentVariable("TERM") != "dumb";
             Action<ExtractProgress>? progress = tty ? p => Console.Error.Write($"\r{p.Files} files, {p.Bytes / (1024.0 * 1024):F1} MiB") : null;
             var extractor = new TreeExtractor(volume.FileSystem, progress, warning => Console.Error.WriteLine($"mountchain: warning: {warning}"));
-            extractor.Extract(entry, parse.GetValue(target)!.FullName);
+            string into = parse.GetValue(target)!.FullName;
+            extractor.Extract(entry, into);
             if (tty) Console.Error.WriteLine();
+            if (parse.GetValue(json))
+                Json.Write(new ExtractResult(disk.SourcePath, disk.Generation, vp.ToString(), into, extractor.Totals.Files, extractor.Totals.Bytes), Json.Types.ExtractResult);
             return ExitCodes.Success;
         });
         return cmd;
@@ -200,15 +210,23 @@ public static class FileCommands
         var cmd = new Command("files-hash", "SHA-256 of every regular file of a partition, like 'find . -type f | LC_ALL=C sort | xargs sha256sum'");
         var source = new DiskSource().AddTo(cmd);
         var partition = new Option<string?>("--partition", "-p") { Description = "Volume: partition K (or pK), or an LVM logical volume K/VG-LV (default: the only readable one)" };
+        var json = JsonOption();
         cmd.Options.Add(partition);
+        cmd.Options.Add(json);
         var strict = StrictOption(cmd);
         cmd.SetAction(parse =>
         {
             using var disk = source.Open(parse);
             string k = parse.GetValue(partition) is { } named ? CheckVolumeName(named) : OnlyReadablePartition(disk);
             using var volume = DiskVolumes.Open(disk.Device, k, ReaderOptions(parse, strict));
+            var manifest = FileManifest.Build(volume.FileSystem, volume.FileSystem.Root);
+            if (parse.GetValue(json))
+            {
+                Json.Write(new FilesHashResult(disk.SourcePath, disk.Generation, volume.Info.Name, manifest), Json.Types.FilesHashResult);
+                return ExitCodes.Success;
+            }
             var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
-            foreach (var e in FileManifest.Build(volume.FileSystem, volume.FileSystem.Root))
+            foreach (var e in manifest)
                 stdout.Write(FileManifest.Format(e) + "\n");
             stdout.Flush();
             return ExitCodes.Success;

@@ -36,6 +36,7 @@ public static class MountCommands
         var nonEmpty = new Option<bool>("--nonempty") { Description = "Mount even over a directory that is not empty (its content is hidden while mounted)" };
         cmd.Arguments.Add(mountPoint);
         cmd.Options.Add(nonEmpty);
+        cmd.Options.Add(CommonOptions.Json);
         cmd.Options.Add(files);
         CommonOptions.AddWriteOptions(cmd);
         cmd.Options.Add(foreground);
@@ -52,7 +53,7 @@ public static class MountCommands
             if (!parse.GetValue(nonEmpty)) RefuseNonEmpty(mp);
             return parse.GetValue(foreground)
                 ? Serve(parse, source, mp, parse.GetValue(allowOther), filesMode)
-                : Launch(mp, filesMode);
+                : Launch(mp, filesMode, parse.GetValue(CommonOptions.Json) ? parse.GetValue(source.Path)!.FullName : null);
         });
         return cmd;
     }
@@ -92,7 +93,8 @@ public static class MountCommands
     }
 
     /// <summary>Starts a detached server running this command with --foreground; returns once it serves.</summary>
-    private static int Launch(string mountPoint, bool filesMode)
+    /// <param name="jsonFile">With --json: the disk file, for the result object.</param>
+    private static int Launch(string mountPoint, bool filesMode, string? jsonFile)
     {
         var outcome = DetachedLauncher.Launch(mountPoint, warning => Console.Error.WriteLine("mountchain: " + warning));
         if (!outcome.Ready)
@@ -105,6 +107,7 @@ public static class MountCommands
         MountedTree.CheckVisible(mountPoint, filesMode);
         // Named only once the server serves: a refused mount leaves no log and says one line.
         if (outcome.NewRedoLog is not null) TellNewRedoLog(outcome.NewRedoLog);
+        if (jsonFile is not null) Json.Write(new MountResult(mountPoint, jsonFile, filesMode, outcome.NewRedoLog), Json.Types.MountResult);
         return ExitCodes.Success;
     }
 

@@ -26,6 +26,7 @@ public static class ServeCommands
         command.Options.Add(socketPath);
         command.Options.Add(exportName);
         var tls = new ServeTlsOptions().AddTo(command);
+        command.Options.Add(CommonOptions.Json);
         CommonOptions.AddWriteOptions(command);
 
         command.SetAction(parse =>
@@ -60,7 +61,10 @@ public static class ServeCommands
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             server.Start();
             string mode = writable ? $" writable, redo log {disk.RedoLogPath}" : "";
-            Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {Uri(server.BoundEndpoints[0], name, security.Tls == NbdTlsMode.Require)}");
+            string uri = Uri(server.BoundEndpoints[0], name, security.Tls == NbdTlsMode.Require);
+            if (parse.GetValue(CommonOptions.Json))
+                Json.Write(new ServeResult(disk.SourcePath, disk.Generation, uri, writable, disk.RedoLogPath), Json.Types.ServeResult);
+            else Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {uri}");
             Console.Out.Flush();
             server.RunAsync(stop.Token).GetAwaiter().GetResult();
             return ExitCodes.Success;

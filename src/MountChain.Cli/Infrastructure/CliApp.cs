@@ -29,6 +29,11 @@ public static class CliApp
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
+            if (WantsJson(args))
+            {
+                Json.WriteError(string.Join("; ", parse.Errors.Select(e => ErrorLine.ForParseError(e.Message))), ExitCodes.Usage);
+                return ExitCodes.Usage;
+            }
             foreach (var error in parse.Errors)
                 Console.Error.WriteLine($"mountchain: {ErrorLine.ForParseError(error.Message)}");
             Console.Error.WriteLine("mountchain: see 'mountchain --help'");
@@ -41,12 +46,15 @@ public static class CliApp
         }
         catch (Exception e)
         {
-            return Report(e, debug, parse);
+            return Report(e, debug, parse, WantsJson(args));
         }
     }
 
-    /// <summary>Prints one line naming the file and the problem; the exit code says whose fault it is.</summary>
-    public static int Report(Exception e, bool debug, ParseResult? parse = null)
+    /// <summary>--json asks for machine-readable errors too (on stderr).</summary>
+    private static bool WantsJson(string[] args) => args.Contains("--json");
+
+    /// <summary>Prints one line naming the file and the problem (a JSON object with --json); the exit code says whose fault it is.</summary>
+    public static int Report(Exception e, bool debug, ParseResult? parse = null, bool json = false)
     {
         if (e is AggregateException { InnerExceptions.Count: 1 } agg) e = agg.InnerExceptions[0];
         int code = e switch
@@ -60,7 +68,8 @@ public static class CliApp
             VmdkException or IOException or UnauthorizedAccessException or UsageException => ErrorLine.For(e, parse),
             _ => $"internal error: {e.GetType().Name}: {e.Message}",
         };
-        Console.Error.WriteLine($"mountchain: {OneLine(message)}");
+        if (json) Json.WriteError(OneLine(message), code);
+        else Console.Error.WriteLine($"mountchain: {OneLine(message)}");
         if (debug) Console.Error.WriteLine(e.ToString());
         return code;
     }

@@ -13,7 +13,13 @@ namespace MountChain.Cli.Infrastructure;
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     WriteIndented = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(ChainCommands.ChainInfo))]
+[JsonSerializable(typeof(InfoCommand.ChainInfo))]
+[JsonSerializable(typeof(ErrorOutput))]
+[JsonSerializable(typeof(FilesHashResult))]
+[JsonSerializable(typeof(ExtractResult))]
+[JsonSerializable(typeof(ConvertResult))]
+[JsonSerializable(typeof(MountResult))]
+[JsonSerializable(typeof(ServeResult))]
 [JsonSerializable(typeof(ChainCommands.HashResult))]
 [JsonSerializable(typeof(List<ChainCommands.MapEntry>))]
 [JsonSerializable(typeof(ChainCommands.ChangedAreasResult))]

@@ -26,6 +26,10 @@ public static class Json
 
     internal static void Write<T>(T value, JsonTypeInfo<T> type) => Console.Out.WriteLine(JsonSerializer.Serialize(value, type));
 
+    /// <summary>An error of a --json run, on stderr: {"error": "…", "exitCode": N}.</summary>
+    internal static void WriteError(string message, int exitCode) =>
+        Console.Error.WriteLine(JsonSerializer.Serialize(new ErrorOutput(message, exitCode), Types.ErrorOutput));
+
     /// <summary>Streams a large output (ls -r of a whole volume) straight to stdout in the same style.</summary>
     public static void WriteStreaming(Action<Utf8JsonWriter> write)
     {
@@ -35,3 +39,6 @@ public static class Json
         stdout.Write("\n"u8);
     }
 }
+
+/// <summary>What a command run with --json prints on stderr when it fails.</summary>
+internal sealed record ErrorOutput(string Error, int ExitCode);
