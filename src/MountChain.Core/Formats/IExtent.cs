@@ -5,7 +5,7 @@ namespace MountChain.Core.Formats;
 /// <summary>What one piece of an extent's address space resolves to.</summary>
 public enum PieceKind : byte
 {
-    /// <summary>Raw bytes at <see cref="ExtentPiece.FileOffset"/> in <see cref="ExtentPiece.Handle"/>.</summary>
+    /// <summary>Raw bytes at <see cref="ExtentPiece.FileOffset"/> in the extent's <see cref="IExtent.Handle"/>.</summary>
     Data,
     /// <summary>One compressed grain whose marker starts at <see cref="ExtentPiece.FileOffset"/> (format doc §3).</summary>
     Compressed,
