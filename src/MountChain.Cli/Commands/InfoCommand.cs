@@ -39,7 +39,7 @@ public static class InfoCommand
     {
         long length = new FileInfo(path).Length;
         var link = new LinkInfo(0, path, "raw", null, null, null, length, 0, length, 0, "ok", [], null);
-        return new ChainInfo(path, "raw", length, 1, "ok", [link], null);
+        return new ChainInfo(path, "raw", length, 1, "ok", [link], null, null);
     }
 
     /// <summary>The chain's report; on a CID mismatch (not overridden) the chain as --ignore-cid opens it, the mismatch returned.</summary>
@@ -77,7 +77,9 @@ public static class InfoCommand
             string overall = corrupt ? "corrupt" : mismatch is not null ? "cid-mismatch" : "ok";
             // Overrides we made ourselves are the marks above, not warnings.
             var warnings = chain.Warnings.Where(w => mismatch is null || !w.Contains(Overridden, StringComparison.Ordinal)).ToList();
-            return (new ChainInfo(path, "vmdk", chain.CapacitySectors * 512, chain.Links.Count, overall, links, warnings.Count == 0 ? null : warnings), mismatch);
+            var ddb = DiskDatabase.Effective(chain.Links);
+            return (new ChainInfo(path, "vmdk", chain.CapacitySectors * 512, chain.Links.Count, overall, links, warnings.Count == 0 ? null : warnings,
+                ddb.Count == 0 ? null : ddb), mismatch);
         }
     }
 
@@ -93,6 +95,8 @@ public static class InfoCommand
         Console.WriteLine($"links:     {info.LinkCount} (generations 0..{info.LinkCount - 1})");
         Console.WriteLine($"validation: {info.Validation}");
         foreach (var w in info.Warnings ?? []) Console.WriteLine($"warning:   {w}");
+        // §1.5: the adapter, geometry, uuid, … the disk presents, each from the nearest link that has it.
+        if (info.DiskDatabase is { } ddb) Console.WriteLine($"ddb:       {string.Join("  ", ddb.Select(kv => $"{kv.Key}={kv.Value}"))}");
         foreach (var l in info.Links)
         {
             Console.WriteLine();
@@ -109,7 +113,8 @@ public static class InfoCommand
     }
 
     /// <param name="Format">"vmdk" or "raw" (a file that is not a VMDK, read as a raw image).</param>
-    internal sealed record ChainInfo(string File, string Format, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings);
+    internal sealed record ChainInfo(string File, string Format, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings,
+        Dictionary<string, string>? DiskDatabase);
     internal sealed record LinkInfo(int Generation, string File, string CreateType, string? Cid, string? ParentCid, string? ParentHint,
         long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
     internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);

@@ -55,6 +55,8 @@ public static class ParentLookup
         if (string.IsNullOrEmpty(hint))
             return new ParentEdge(ParentEdgeState.Missing, null, $"parentCID {d.ParentCid:x8} is set but there is no parentFileNameHint");
         var looked = new List<string>();
+        string self = PathInspection.Canonical(child.Path);
+        bool namesItself = false;
         ParentEdge? firstMismatch = null;
         string? unreadable = null;
         foreach (string candidate in ParentResolver.Candidates(child.Path, hint, options.ParentMap, chainDirectories, options.PathMappings))
@@ -62,6 +64,7 @@ public static class ParentLookup
             if (looked.Contains(candidate)) continue;
             looked.Add(candidate);
             if (PathInspection.Inspect(candidate) != PathInspection.Kind.RegularFile) continue;
+            if (PathInspection.Canonical(candidate) == self) { namesItself = true; continue; } // never its own parent
             var parent = describe(candidate);
             if (parent is null) { unreadable ??= candidate; continue; }
             var fit = ParentFit.Check(child.CapacitySectors, d.ParentCid, parent.CapacitySectors, parent.Descriptor.Cid);
@@ -70,6 +73,8 @@ public static class ParentLookup
                 return new ParentEdge(fit == ParentFitResult.Fits ? ParentEdgeState.Fits : ParentEdgeState.Uncheckable, parent.Path, text);
             firstMismatch ??= new ParentEdge(fit == ParentFitResult.CidDiffers ? ParentEdgeState.CidDiffers : ParentEdgeState.CapacityDiffers, parent.Path, text);
         }
+        if (firstMismatch is null && unreadable is null && namesItself)
+            return new ParentEdge(ParentEdgeState.Missing, null, $"parentFileNameHint '{hint}' names the link itself (cycle, §10.2 item 6)");
         if (firstMismatch is null && unreadable is not null)
             return new ParentEdge(ParentEdgeState.Unreadable, unreadable, $"parent '{hint}' is {unreadable}, which is not a readable VMDK link");
         return firstMismatch ?? new ParentEdge(ParentEdgeState.Missing, null, $"parent '{hint}' not found; looked in: {string.Join(", ", looked)}");

@@ -125,4 +125,51 @@ public sealed class FolderTreeTests : IDisposable
         Assert.Contains("nope: no such folder", r.Stderr);
         Assert.Single(r.Stderr.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void A_hostile_folder_gives_one_line_reasons_and_never_blocks()
+    {
+        string d = _dir.Dir("hostile");
+        Assert.Equal(0, ProcessRunner.Run("mkfifo", [Path.Combine(d, "fifo.vmdk")]).ExitCode); // opening it would block
+        Directory.CreateDirectory(Path.Combine(d, "folder.vmdk"));
+        File.WriteAllText(Path.Combine(d, "big.vmdk"), "# Disk DescriptorFile\nversion=1\n" + new string('#', 200_000));
+        var kdmv = new byte[512];
+        "KDMV"u8.CopyTo(kdmv);
+        kdmv[4] = 9; // version 9
+        File.WriteAllBytes(Path.Combine(d, "kdmv.vmdk"), kdmv);
+        File.WriteAllText(Path.Combine(d, "self.vmdk"), EsxiImageBuilder.Descriptor("vmfs", 5, 5, "self.vmdk", 2048, "VMFS", "self-flat.vmdk"));
+        var r = MountChainCli.Run(TimeSpan.FromSeconds(60), "tree", d, "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var unreadable = doc.RootElement.GetProperty("unreadable");
+        Assert.Equal(["big.vmdk", "kdmv.vmdk"], Names(unreadable));
+        Assert.Contains("limit", Node(unreadable, "big.vmdk").GetProperty("reason").GetString());
+        Assert.Contains("version 9", Node(unreadable, "kdmv.vmdk").GetProperty("reason").GetString());
+        var self = Node(doc.RootElement.GetProperty("roots"), "self.vmdk");
+        Assert.Equal("parentMissing", self.GetProperty("edge").GetString());
+        Assert.Contains("names the link itself", self.GetProperty("problem").GetString());
+        Assert.Empty(doc.RootElement.GetProperty("orphans").EnumerateArray());
+
+        var check = MountChainCli.Run(TimeSpan.FromSeconds(60), "check", Path.Combine(d, "self.vmdk"));
+        Assert.Equal(1, check.ExitCode);
+        Assert.Contains("names the link itself", check.Stdout);
+    }
+
+    [Fact]
+    public void Info_shows_the_disk_database_each_key_from_the_nearest_link()
+    {
+        string d = _dir.Dir("ddb");
+        EsxiImageBuilder.WriteVmfsBase(d, "vm", EsxiImageBuilder.Pattern(1 << 20, 1), 0x11111111);
+        var c = new CowdDeltaBuilder { CapacitySectors = 2048 };
+        c.Grains[7] = EsxiImageBuilder.Pattern(512, 2);
+        string top = c.WriteLink(d, "vm-000001", 0x22222222, 0x11111111, "vm.vmdk");
+        var r = MountChainCli.Run("info", top, "--json");
+        Assert.True(r.ExitCode == 0, r.All);
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var ddb = doc.RootElement.GetProperty("diskDatabase");
+        Assert.Equal("lsilogic", ddb.GetProperty("adapterType").GetString());   // from the base
+        Assert.Equal("14", ddb.GetProperty("virtualHWVersion").GetString());
+        Assert.EndsWith("22222222", ddb.GetProperty("longContentID").GetString()); // the child's own
+        Assert.Contains("ddb:       adapterType=lsilogic", MountChainCli.Run("info", top).Stdout);
+    }
 }
