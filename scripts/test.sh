@@ -16,12 +16,32 @@ uring_before=$(cat "$uring" 2>/dev/null || true)
 native=$(mktemp -d)
 trap 'rm -rf "$results" "$native"; [ -n "$uring_before" ] && echo "$uring_before" > "$uring" 2>/dev/null' EXIT
 cd "$root"
+# --coverage: line coverage of the main run through coverlet (coverage/ keeps the cobertura reports).
+coverage=0
+args=()
+for a in "$@"; do
+  if [ "$a" = --coverage ]; then coverage=1; else args+=("$a"); fi
+done
+coverage_args=()
+[ "$coverage" -eq 1 ] && coverage_args=(--collect "XPlat Code Coverage" --results-directory "$results/coverage")
 dotnet build MountChain.sln -c Release -v q -nologo || { echo "0 passed, 1 failed"; exit 1; }
 PREFIX=$native "$root/scripts/install.sh" || { echo "0 passed, 1 failed"; exit 1; }
 export MOUNTCHAIN_CLI=$native/bin/mountchain
-dotnet test tests/MountChain.Tests -c Release --no-build -nologo \
-  --logger "trx;LogFileName=$results/results.trx" --logger "console;verbosity=minimal" "$@"
+dotnet test tests/MountChain.Tests -c Release --no-build -nologo "${coverage_args[@]}" \
+  --logger "trx;LogFileName=$results/results.trx" --logger "console;verbosity=minimal" "${args[@]}"
 rc=$?
+if [ "$coverage" -eq 1 ]; then
+  reports=$(find "$results/coverage" -name coverage.cobertura.xml 2>/dev/null)
+  if [ -n "$reports" ]; then
+    rm -rf "$root/coverage" && mkdir -p "$root/coverage"
+    i=0
+    for r in $reports; do cp "$r" "$root/coverage/coverage.$i.cobertura.xml"; i=$((i + 1)); done
+    python3 "$root/scripts/coverage-summary.py" "$root"/coverage/coverage.*.cobertura.xml
+    echo "coverage: cobertura report(s) in $root/coverage/"
+  else
+    echo "coverage: no report was produced"
+  fi
+fi
 trx=$results/results.trx
 if [ ! -f "$trx" ]; then
   echo "0 passed, 1 failed"
@@ -30,7 +50,7 @@ fi
 # The FUSE tests again on the fallback transport (our read/write loop on /dev/fuse), so both stay proven.
 MOUNTCHAIN_FUSE_TRANSPORT=kernel dotnet test tests/MountChain.Tests -c Release --no-build -nologo \
   --filter 'FullyQualifiedName~MountChain.Tests.Fuse|FullyQualifiedName~MountChain.Tests.FileTree|FullyQualifiedName~WritableMount' \
-  --logger "trx;LogFileName=$results/fallback.trx" --logger "console;verbosity=minimal" "$@" || rc=1
+  --logger "trx;LogFileName=$results/fallback.trx" --logger "console;verbosity=minimal" "${args[@]}" || rc=1
 # Count per-test results only (the summary element also carries an outcome attribute).
 count() { cat "$results"/*.trx | grep -o "<UnitTestResult [^>]*outcome=\"$1\"" | wc -l; }
 passed=$(count Passed)

@@ -25,6 +25,7 @@ public static class ServeCommands
         command.Options.Add(listen);
         command.Options.Add(socketPath);
         command.Options.Add(exportName);
+        var tls = new ServeTlsOptions().AddTo(command);
         command.Options.Add(CommonOptions.Json);
         CommonOptions.AddWriteOptions(command);
 
@@ -38,11 +39,14 @@ public static class ServeCommands
             EndPoint endpoint = socket != null
                 ? new UnixDomainSocketEndPoint(Path.GetFullPath(socket))
                 : ParseListen(listenText ?? $"127.0.0.1:{NbdServerOptions.DefaultPort}");
+            var security = tls.Read(parse);
+            if (security.Tls == NbdTlsMode.Off && endpoint is IPEndPoint { Address: var address } && !IPAddress.IsLoopback(address))
+                Console.Error.WriteLine($"mountchain: warning: serving {endpoint} without TLS: anyone who can reach it reads the disk in plaintext (use --tls-cert/--tls-key, --allow)");
 
             using var disk = CommonOptions.OpenReadOrWrite(parse, source);
             bool writable = disk.Device.CanWrite;
             string name = parse.GetValue(exportName) ?? "";
-            var server = new NbdServer(disk.Device, new NbdServerOptions
+            var server = new NbdServer(disk.Device, security with
             {
                 Endpoints = [endpoint],
                 ExportName = name,
@@ -57,9 +61,10 @@ public static class ServeCommands
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
             server.Start();
             string mode = writable ? $" writable, redo log {disk.RedoLogPath}" : "";
+            string uri = Uri(server.BoundEndpoints[0], name, security.Tls == NbdTlsMode.Require);
             if (parse.GetValue(CommonOptions.Json))
-                Json.Write(new ServeResult(disk.SourcePath, disk.Generation, Uri(server.BoundEndpoints[0], name), writable, disk.RedoLogPath), Json.Types.ServeResult);
-            else Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {Uri(server.BoundEndpoints[0], name)}");
+                Json.Write(new ServeResult(disk.SourcePath, disk.Generation, uri, writable, disk.RedoLogPath), Json.Types.ServeResult);
+            else Console.Out.WriteLine($"serving {disk.SourcePath} generation {disk.Generation}{mode} on {uri}");
             Console.Out.Flush();
             server.RunAsync(stop.Token).GetAwaiter().GetResult();
             return ExitCodes.Success;
@@ -87,14 +92,15 @@ public static class ServeCommands
     }
 
     /// <summary>The NBD URI a client would use (nbd:// or nbd+unix://, as in the NBD URI specification).</summary>
-    internal static string Uri(EndPoint endpoint, string exportName)
+    internal static string Uri(EndPoint endpoint, string exportName, bool tls = false)
     {
         string export = System.Uri.EscapeDataString(exportName);
+        string scheme = tls ? "nbds" : "nbd";
         return endpoint switch
         {
-            UnixDomainSocketEndPoint unix => $"nbd+unix:///{export}?socket={unix}",
-            IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"nbd://[{ip.Address}]:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
-            IPEndPoint ip => $"nbd://{ip.Address}:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
+            UnixDomainSocketEndPoint unix => $"{scheme}+unix:///{export}?socket={unix}",
+            IPEndPoint { AddressFamily: AddressFamily.InterNetworkV6 } ip => $"{scheme}://[{ip.Address}]:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
+            IPEndPoint ip => $"{scheme}://{ip.Address}:{ip.Port}{(export.Length > 0 ? "/" + export : "")}",
             _ => endpoint.ToString()!,
         };
     }

@@ -5,6 +5,7 @@ using System.Text;
 using MountChain.Nbd.MetaContexts;
 using MountChain.Nbd.Protocol;
 using MountChain.Nbd.Server;
+using MountChain.Nbd.Transport;
 
 namespace MountChain.Nbd.Handshake;
 
@@ -12,8 +13,10 @@ namespace MountChain.Nbd.Handshake;
 /// The fixed newstyle handshake (proto.md "Fixed newstyle negotiation", "Option types"): greets the
 /// client, answers options until NBD_OPT_GO / NBD_OPT_EXPORT_NAME enters transmission, or the client
 /// aborts. Bad framing throws <see cref="NbdProtocolException"/>; bad option contents get error replies.
+/// NBD_OPT_STARTTLS upgrades the connection in place (proto.md "TLS support"); with TLS required,
+/// every other option before it is refused.
 /// </summary>
-internal sealed class OptionHaggler(Socket socket, SocketReader reader, NbdExport export)
+internal sealed class OptionHaggler(Socket socket, MessageReader reader, NbdExport export)
 {
     /// <summary>Option data we are willing to hold; strings are at most 4096 bytes (proto.md "Conventions"), so this is generous.</summary>
     private const int MaxOptionLength = 64 * 1024;
@@ -25,6 +28,8 @@ internal sealed class OptionHaggler(Socket socket, SocketReader reader, NbdExpor
     private bool _structuredReplies;
     private bool _noZeroes;
     private List<MetaContext> _metaContexts = [];
+    private NbdTransport _transport = reader.Transport;
+    private bool _tls;
 
     /// <summary>Runs the handshake; null when the client ended it without entering transmission.</summary>
     public async Task<NegotiatedSession?> RunAsync(CancellationToken ct)
@@ -58,19 +63,42 @@ internal sealed class OptionHaggler(Socket socket, SocketReader reader, NbdExpor
             byte[] data = new byte[length];
             await reader.ReadExactAsync(data, ct);
 
-            var outcome = Answer((NbdOption)option, data);
+            var outcome = RefusedBeforeTls((NbdOption)option) ?? Answer((NbdOption)option, data);
             await FlushAsync(ct);
             switch (outcome)
             {
+                case Outcome.StartTls:
+                    await StartTlsAsync(ct);
+                    break;
                 case Outcome.Transmission:
-                    return new NegotiatedSession(_structuredReplies, _metaContexts);
+                    return new NegotiatedSession(_structuredReplies, _metaContexts, _transport);
                 case Outcome.Close:
                     return null;
             }
         }
     }
 
-    private enum Outcome { Continue, Transmission, Close }
+    private enum Outcome { Continue, StartTls, Transmission, Close }
+
+    /// <summary>With TLS required, only STARTTLS and ABORT are answered in plaintext (proto.md "TLS support").</summary>
+    private Outcome? RefusedBeforeTls(NbdOption option)
+    {
+        if (_tls || export.Options.Tls != NbdTlsMode.Require || option is NbdOption.StartTls or NbdOption.Abort) return null;
+        // NBD_OPT_EXPORT_NAME has no error reply: the only refusal is to hang up.
+        if (option == NbdOption.ExportName)
+            throw new NbdProtocolException("NBD_OPT_EXPORT_NAME before NBD_OPT_STARTTLS, and TLS is required");
+        return Error(option, OptionReplyType.ErrTlsRequired, "TLS is required: send NBD_OPT_STARTTLS first");
+    }
+
+    /// <summary>The STARTTLS acknowledgement went out in plaintext; everything after it is TLS. Nothing negotiated before carries over.</summary>
+    private async Task StartTlsAsync(CancellationToken ct)
+    {
+        _transport = await TlsUpgrade.RunAsync(socket, export.Options, ct);
+        reader.Transport = _transport;
+        _tls = true;
+        _structuredReplies = false;
+        _metaContexts = [];
+    }
 
     private Outcome Answer(NbdOption option, byte[] data)
     {
@@ -108,7 +136,13 @@ internal sealed class OptionHaggler(Socket socket, SocketReader reader, NbdExpor
             case NbdOption.SetMetaContext:
                 return AnswerMetaContext(option, data);
             case NbdOption.StartTls:
-                return Error(option, OptionReplyType.ErrUnsupported, "TLS is not supported by this server");
+                if (export.Options.Tls == NbdTlsMode.Off) return Error(option, OptionReplyType.ErrUnsupported, "TLS is not enabled on this server");
+                if (_tls) return Error(option, OptionReplyType.ErrInvalid, "TLS is already in use");
+                if (data.Length != 0) return Error(option, OptionReplyType.ErrInvalid, "NBD_OPT_STARTTLS takes no data");
+                // Bytes after STARTTLS but before its reply would be plaintext read as TLS.
+                if (reader.Buffered != 0) throw new NbdProtocolException("data sent after NBD_OPT_STARTTLS before its reply");
+                Reply(option, OptionReplyType.Ack);
+                return Outcome.StartTls;
             default:
                 return Error(option, OptionReplyType.ErrUnsupported, $"option {(uint)option} is not supported");
         }
@@ -266,12 +300,7 @@ internal sealed class OptionHaggler(Socket socket, SocketReader reader, NbdExpor
     private async ValueTask FlushAsync(CancellationToken ct)
     {
         if (_out.WrittenCount == 0) return;
-        var pending = _out.WrittenMemory;
-        while (!pending.IsEmpty)
-        {
-            int n = await socket.SendAsync(pending, SocketFlags.None, ct);
-            pending = pending[n..];
-        }
+        await _transport.SendAsync(_out.WrittenMemory, ct);
         _out.ResetWrittenCount();
     }
 

@@ -159,6 +159,8 @@ public static class NbdWireSize
     public const int OptionReplyHeader = 20;
     /// <summary>Largest READ/WRITE payload we accept (2^25, proto.md "Size constraints").</summary>
     public const int MaxPayload = 32 * 1024 * 1024;
+    /// <summary>READ/WRITE payloads larger than this stream through one buffer of this size instead of being held whole.</summary>
+    public const int StreamChunk = 1024 * 1024;
 }
 
 /// <summary>Field offsets inside a request (proto.md "Request message").</summary>

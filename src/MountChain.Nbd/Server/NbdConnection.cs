@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using MountChain.Nbd.Handshake;
 using MountChain.Nbd.Protocol;
 using MountChain.Nbd.Transmission;
+using MountChain.Nbd.Transport;
 
 namespace MountChain.Nbd.Server;
 
@@ -23,9 +24,9 @@ internal sealed class NbdConnection(Socket socket, NbdExport export, string peer
 
     public async Task RunAsync(CancellationToken serverStopping)
     {
+        var reader = new MessageReader(new SocketTransport(socket));
         try
         {
-            var reader = new SocketReader(socket);
             NegotiatedSession? session;
             using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(serverStopping))
             {
@@ -41,10 +42,10 @@ internal sealed class NbdConnection(Socket socket, NbdExport export, string peer
             }
             if (session == null) return;
 
-            var budget = new InFlightBudget(export.Options.MaxInFlightBytesPerConnection);
-            var sender = new ReplySender(socket, budget, _log);
+            var budget = new InFlightBudget(export.Options.MaxInFlightBytesPerConnection, export.Budget);
+            var sender = new ReplySender(session.Transport, budget, export.Buffers, export.Device, _log);
             var processor = new CommandProcessor(export, session, _log);
-            await new TransmissionLoop(reader, sender, budget, processor).RunAsync(serverStopping).ConfigureAwait(false);
+            await new TransmissionLoop(reader, sender, budget, processor, export.Buffers).RunAsync(serverStopping).ConfigureAwait(false);
         }
         catch (NbdProtocolException e)
         {
@@ -64,8 +65,7 @@ internal sealed class NbdConnection(Socket socket, NbdExport export, string peer
         }
         finally
         {
-            try { socket.Shutdown(SocketShutdown.Both); } catch (SocketException) { } catch (ObjectDisposedException) { }
-            socket.Dispose();
+            reader.Transport.Dispose(); // TLS or plain: shuts down and closes the socket
         }
     }
 }

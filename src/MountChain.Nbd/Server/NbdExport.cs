@@ -1,9 +1,11 @@
 using MountChain.Core.BlockDevices;
 using MountChain.Nbd.Protocol;
+using MountChain.Nbd.Transmission;
 
 namespace MountChain.Nbd.Server;
 
 /// <summary>The one export a server offers: the device, its name, and what clients may do with it.</summary>
+/// <remarks>Also holds what all connections share: the buffer pool and the server-wide memory budget.</remarks>
 internal sealed class NbdExport(IBlockDevice device, NbdServerOptions options)
 {
     /// <summary>Smallest addressable unit: the devices are byte-addressable (proto.md "Size constraints").</summary>
@@ -18,6 +20,12 @@ internal sealed class NbdExport(IBlockDevice device, NbdServerOptions options)
     public string Description => Options.Description ?? "";
     public long Size => Device.Length;
     public bool Writable { get; } = device.CanWrite && !options.ReadOnly;
+
+    /// <summary>Request and reply buffers of every connection (dropped when the server is idle).</summary>
+    public ReplyBuffers Buffers { get; } = new();
+
+    /// <summary>Bytes of requests in flight over all connections.</summary>
+    public ServerBudget Budget { get; } = new(options.MaxInFlightBytesTotal);
 
     /// <summary>The empty name is the default export (proto.md "NBD_OPT_EXPORT_NAME").</summary>
     public bool Answers(string requestedName) => requestedName.Length == 0 || requestedName == Name;

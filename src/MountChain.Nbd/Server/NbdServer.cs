@@ -79,6 +79,7 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
     {
         Start();
         var acceptLoops = _listeners.Select(l => AcceptLoopAsync(l, ct)).ToArray();
+        using var trimmer = new Timer(_ => _export.Buffers.TrimIfIdle(Options.IdleTrimDelay), null, Options.IdleTrimDelay, Options.IdleTrimDelay);
         try
         {
             await Task.WhenAll(acceptLoops).ConfigureAwait(false);
@@ -111,8 +112,14 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
                 await Task.Delay(100, CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
-            Configure(client);
             string peer = client.RemoteEndPoint is IPEndPoint ip ? ip.ToString() : $"unix#{client.Handle}";
+            if (!Allowed(client.RemoteEndPoint))
+            {
+                Options.Log($"nbd: client {peer}: not in the --allow list; connection refused");
+                client.Dispose();
+                continue;
+            }
+            Configure(client);
             var connection = new NbdConnection(client, _export, peer);
             var task = Task.Run(() => connection.RunAsync(ct), CancellationToken.None);
             _connections.TryAdd(connection, task);
@@ -137,6 +144,14 @@ public sealed class NbdServer(IBlockDevice device, NbdServerOptions options)
             }
             await all.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>TCP peers must be inside one of <see cref="NbdServerOptions.Allow"/> when it is set (IPv4-mapped IPv6 compared as IPv4).</summary>
+    private bool Allowed(EndPoint? remote)
+    {
+        if (Options.Allow == null || remote is not IPEndPoint ip) return true;
+        var address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        return Options.Allow.Any(network => network.Contains(address));
     }
 
     private void Configure(Socket client)

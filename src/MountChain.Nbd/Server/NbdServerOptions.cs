@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 
 namespace MountChain.Nbd.Server;
 
@@ -36,6 +37,29 @@ public sealed record NbdServerOptions
     /// </summary>
     public int MaxInFlightBytesPerConnection { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Byte budget of requests being served at once over all connections. A connection with nothing
+    /// in flight may always start one request (at most <see cref="Protocol.NbdWireSize.StreamChunk"/> of buffer:
+    /// larger reads and writes stream through one chunk), so clients that never read their replies
+    /// cannot starve a good one, and memory stays below this plus one chunk per connection.
+    /// </summary>
+    public long MaxInFlightBytesTotal { get; init; } = 128L * 1024 * 1024;
+
+    /// <summary>After this long without a request, pooled buffers are dropped and the memory given back to the system.</summary>
+    public TimeSpan IdleTrimDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>NBD_OPT_STARTTLS: off, offered, or required before any other option (proto.md "TLS support").</summary>
+    public NbdTlsMode Tls { get; init; } = NbdTlsMode.Off;
+
+    /// <summary>The server's certificate with its private key; required unless <see cref="Tls"/> is Off.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+
+    /// <summary>When set, clients must present a certificate issued by one of these authorities.</summary>
+    public X509Certificate2Collection? TlsClientAuthorities { get; init; }
+
+    /// <summary>When set, TCP clients from other addresses are disconnected at once (Unix socket clients are not filtered).</summary>
+    public IReadOnlyList<IPNetwork>? Allow { get; init; }
+
     /// <summary>A client must finish option haggling within this time, so a silent peer cannot hold a connection forever.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -47,4 +71,15 @@ public sealed record NbdServerOptions
 
     /// <summary>SO_SNDBUF / SO_RCVBUF for accepted connections; 0 keeps the kernel's autotuning.</summary>
     public int SocketBufferSize { get; init; }
+}
+
+/// <summary>How the server treats NBD_OPT_STARTTLS (the modes of proto.md "TLS support").</summary>
+public enum NbdTlsMode
+{
+    /// <summary>STARTTLS is answered NBD_REP_ERR_UNSUP.</summary>
+    Off,
+    /// <summary>Clients may upgrade to TLS or stay in plaintext ("selective" is not used: one export).</summary>
+    On,
+    /// <summary>Every option before STARTTLS is refused with NBD_REP_ERR_TLS_REQD; NBD_OPT_EXPORT_NAME ends the connection.</summary>
+    Require,
 }

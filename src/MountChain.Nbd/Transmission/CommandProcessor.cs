@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
 using MountChain.Core.BlockDevices;
@@ -22,6 +21,7 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
     private const CommandFlags AnyCommandFlags = CommandFlags.Fua;
 
     private readonly IBlockDevice _device = export.Device;
+    private readonly ReplyBuffers _buffers = export.Buffers;
 
     [ThreadStatic] private static List<BlockExtent>? t_extents;
 
@@ -59,19 +59,47 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
         }
         catch (Exception e)
         {
-            var error = e switch
-            {
-                ReadOnlyDeviceException => NbdError.Perm,
-                ArgumentException => NbdError.Invalid,
-                _ => NbdError.Io,
-            };
-            if (error == NbdError.Io) log($"{request.Command} at {request.Offset}+{request.Length} failed: {e.GetType().Name}: {e.Message}");
-            return ErrorReply(request, error, $"{request.Command}: {e.Message}", cost);
+            return FailureReply(request, e, cost);
         }
         finally
         {
-            if (payload != null) ArrayPool<byte>.Shared.Return(payload);
+            if (payload != null) _buffers.Return(payload);
         }
+    }
+
+    /// <summary>Checks a WRITE whose payload is streamed (longer than one chunk) before any of it is written.</summary>
+    public NbdError CheckStreamedWrite(in NbdRequest request) => Validate(request);
+
+    /// <summary>Writes one chunk of a streamed WRITE at <paramref name="position"/> bytes into the request.</summary>
+    public void WriteChunk(in NbdRequest request, ReadOnlySpan<byte> chunk, long position) =>
+        _device.Write(chunk, (long)request.Offset + position);
+
+    /// <summary>The reply to a streamed WRITE: the error found before it, the first chunk that failed, or success (flushed with FUA).</summary>
+    public OutgoingReply FinishStreamedWrite(in NbdRequest request, NbdError rejected, Exception? failure, long cost)
+    {
+        if (rejected != NbdError.None) return ErrorReply(request, rejected, $"{request.Command}: {Explain(rejected)}", cost);
+        if (failure != null) return FailureReply(request, failure, cost);
+        try
+        {
+            if ((request.Flags & CommandFlags.Fua) != 0) _device.Flush();
+            return SimpleReply(request, NbdError.None, cost);
+        }
+        catch (Exception e)
+        {
+            return FailureReply(request, e, cost);
+        }
+    }
+
+    private OutgoingReply FailureReply(in NbdRequest request, Exception e, long cost)
+    {
+        var error = e switch
+        {
+            ReadOnlyDeviceException => NbdError.Perm,
+            ArgumentException => NbdError.Invalid,
+            _ => NbdError.Io,
+        };
+        if (error == NbdError.Io) log($"{request.Command} at {request.Offset}+{request.Length} failed: {e.GetType().Name}: {e.Message}");
+        return ErrorReply(request, error, $"{request.Command}: {e.Message}", cost);
     }
 
     private static bool IsWrite(NbdCommand command) =>
@@ -121,29 +149,32 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
     {
         int length = (int)request.Length;
         if (session.StructuredReplies && length > 0 && ReadsAsZeros(request)) return HoleReply(request, cost);
-        byte[]? data = length > 0 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        // Past one stream chunk only the first chunk is read here; the writer streams the rest.
+        int now = Math.Min(length, NbdWireSize.StreamChunk);
+        var rest = length > now ? new DeferredRead((long)request.Offset + now, length - now) : null;
+        byte[]? data = now > 0 ? _buffers.Rent(now) : null;
         try
         {
-            if (data != null) _device.Read(data.AsSpan(0, length), (long)request.Offset);
+            if (data != null) _device.Read(data.AsSpan(0, now), (long)request.Offset);
         }
         catch
         {
-            if (data != null) ArrayPool<byte>.Shared.Return(data);
+            if (data != null) _buffers.Return(data);
             throw;
         }
 
         if (!session.StructuredReplies)
         {
             var simple = SimpleReply(request, NbdError.None, cost);
-            return simple with { Payload = data, PayloadLength = length };
+            return simple with { Payload = data, PayloadLength = now, Rest = rest };
         }
         if (length == 0) return StructuredNone(request, cost);
 
         // One OFFSET_DATA chunk marked DONE: the data is complete before the header goes out.
-        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.StructuredReplyHeader + 8);
+        byte[] head = _buffers.Rent(NbdWireSize.StructuredReplyHeader + 8);
         WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.OffsetData, request.Cookie, 8 + (uint)length);
         BinaryPrimitives.WriteUInt64BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader), request.Offset);
-        return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader + 8, data, length, cost);
+        return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader + 8, data, now, cost) { Rest = rest };
     }
 
     /// <summary>True when the device knows the whole range reads as zeros (holes, zero grains), so no data need be read or sent.</summary>
@@ -159,9 +190,9 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
     }
 
     /// <summary>One NBD_REPLY_TYPE_OFFSET_HOLE chunk (offset, size) marked DONE; valid with DF too (one content chunk).</summary>
-    private static OutgoingReply HoleReply(in NbdRequest request, long cost)
+    private OutgoingReply HoleReply(in NbdRequest request, long cost)
     {
-        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.StructuredReplyHeader + 12);
+        byte[] head = _buffers.Rent(NbdWireSize.StructuredReplyHeader + 12);
         WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.OffsetHole, request.Cookie, 12);
         BinaryPrimitives.WriteUInt64BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader), request.Offset);
         BinaryPrimitives.WriteUInt32BigEndian(head.AsSpan(NbdWireSize.StructuredReplyHeader + 8), request.Length);
@@ -180,7 +211,7 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
         int maxDescriptors = Math.Min(BlockStatusEncoder.MaxDescriptors, extents.Count + 2);
         int chunkCapacity = NbdWireSize.StructuredReplyHeader + 4 + maxDescriptors * BlockStatusEncoder.DescriptorSize;
         var contexts = session.MetaContexts;
-        byte[] head = ArrayPool<byte>.Shared.Rent(chunkCapacity * contexts.Count);
+        byte[] head = _buffers.Rent(chunkCapacity * contexts.Count);
         int position = 0;
         for (int i = 0; i < contexts.Count; i++)
         {
@@ -206,7 +237,7 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
     {
         // Structured clients get the reason as text; a READ must never get a simple reply then (proto.md).
         if (!session.StructuredReplies) return SimpleReply(request, error, cost);
-        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.StructuredReplyHeader + 6 + Encoding.UTF8.GetMaxByteCount(message.Length));
+        byte[] head = _buffers.Rent(NbdWireSize.StructuredReplyHeader + 6 + Encoding.UTF8.GetMaxByteCount(message.Length));
         // Messages are ours (ASCII plus exception text); 1024 bytes stays under the 4096-byte string limit.
         int messageLength = Math.Min(Encoding.UTF8.GetBytes(message, head.AsSpan(NbdWireSize.StructuredReplyHeader + 6)), 1024);
         WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.Error, request.Cookie, 6 + (uint)messageLength);
@@ -215,18 +246,18 @@ internal sealed class CommandProcessor(NbdExport export, NegotiatedSession sessi
         return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader + 6 + messageLength, null, 0, cost);
     }
 
-    private static OutgoingReply SimpleReply(in NbdRequest request, NbdError error, long cost)
+    private OutgoingReply SimpleReply(in NbdRequest request, NbdError error, long cost)
     {
-        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.SimpleReply);
+        byte[] head = _buffers.Rent(NbdWireSize.SimpleReply);
         BinaryPrimitives.WriteUInt32BigEndian(head, NbdMagic.SimpleReply);
         BinaryPrimitives.WriteUInt32BigEndian(head.AsSpan(4), (uint)error);
         BinaryPrimitives.WriteUInt64BigEndian(head.AsSpan(8), request.Cookie);
         return new OutgoingReply(head, NbdWireSize.SimpleReply, null, 0, cost);
     }
 
-    private static OutgoingReply StructuredNone(in NbdRequest request, long cost)
+    private OutgoingReply StructuredNone(in NbdRequest request, long cost)
     {
-        byte[] head = ArrayPool<byte>.Shared.Rent(NbdWireSize.StructuredReplyHeader);
+        byte[] head = _buffers.Rent(NbdWireSize.StructuredReplyHeader);
         WriteChunkHeader(head, ReplyChunkFlags.Done, ReplyChunkType.None, request.Cookie, 0);
         return new OutgoingReply(head, NbdWireSize.StructuredReplyHeader, null, 0, cost);
     }

@@ -1,20 +1,29 @@
-using System.Buffers;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using MountChain.Core.BlockDevices;
+using MountChain.Nbd.Protocol;
+using MountChain.Nbd.Transport;
 
 namespace MountChain.Nbd.Transmission;
 
 /// <summary>
-/// One finished reply: a pooled head (reply header, maybe a small payload) and an optional pooled
-/// payload (read data), sent back to back in the same gathered write; and the budget it held.
+/// One finished reply: a pooled head (reply header, maybe a small payload), an optional pooled
+/// payload (read data), and for a read longer than one stream chunk the part still to be read
+/// (<see cref="Rest"/>), which the writer streams from the device through its own chunk buffer.
 /// </summary>
 internal readonly record struct OutgoingReply(byte[] Head, int HeadLength, byte[]? Payload, int PayloadLength, long Cost)
 {
     public int Length => HeadLength + PayloadLength;
+
+    /// <summary>Device bytes that follow the payload on the wire, read just before they are sent.</summary>
+    public DeferredRead? Rest { get; init; }
 }
 
+/// <summary>The tail of a large READ: read chunk by chunk as it is sent, so it never sits whole in memory.</summary>
+internal sealed record DeferredRead(long Offset, long Length);
+
 /// <summary>
-/// The per-connection write side. Replies are finished on many threads but the socket must see each
+/// The per-connection write side. Replies are finished on many threads but the stream must see each
 /// one whole, so they are queued here and written by this one writer — it plays the part of the
 /// per-connection write lock, and lets us gather every reply that is ready into one sendmsg.
 /// </summary>
@@ -23,17 +32,21 @@ internal sealed class ReplySender
     private const int MaxBatchReplies = 64;
     private const int MaxBatchBytes = 8 * 1024 * 1024;
 
-    private readonly Socket _socket;
+    private readonly NbdTransport _transport;
     private readonly InFlightBudget _budget;
+    private readonly ReplyBuffers _buffers;
+    private readonly IBlockDevice _device;
     private readonly Action<string> _log;
     private readonly Channel<OutgoingReply> _queue = Channel.CreateUnbounded<OutgoingReply>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
     private readonly Task _loop;
 
-    public ReplySender(Socket socket, InFlightBudget budget, Action<string> log)
+    public ReplySender(NbdTransport transport, InFlightBudget budget, ReplyBuffers buffers, IBlockDevice device, Action<string> log)
     {
-        _socket = socket;
+        _transport = transport;
         _budget = budget;
+        _buffers = buffers;
+        _device = device;
         _log = log;
         _loop = Task.Run(RunAsync);
     }
@@ -61,18 +74,22 @@ internal sealed class ReplySender
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             int bytes = 0;
-            while (batch.Count < MaxBatchReplies && bytes < MaxBatchBytes && reader.TryRead(out var reply))
+            DeferredRead? rest = null;
+            // A reply with a deferred tail ends the batch: its tail must follow its head directly.
+            while (rest == null && batch.Count < MaxBatchReplies && bytes < MaxBatchBytes && reader.TryRead(out var reply))
             {
                 batch.Add(reply);
                 segments.Add(new ArraySegment<byte>(reply.Head, 0, reply.HeadLength));
                 if (reply.PayloadLength > 0) segments.Add(new ArraySegment<byte>(reply.Payload!, 0, reply.PayloadLength));
                 bytes += reply.Length;
+                rest = reply.Rest;
             }
             if (!Broken)
             {
                 try
                 {
-                    await SendAllAsync(segments, bytes).ConfigureAwait(false);
+                    await _transport.SendAsync(segments, bytes, CancellationToken.None).ConfigureAwait(false);
+                    if (rest != null) await StreamAsync(rest).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
                 {
@@ -86,29 +103,43 @@ internal sealed class ReplySender
         }
     }
 
-    /// <summary>Gathered send of the whole batch; resumes after a partial send.</summary>
-    private async Task SendAllAsync(List<ArraySegment<byte>> segments, int total)
+    /// <summary>
+    /// Reads and sends the tail of a large READ one chunk at a time. Its header already promised the
+    /// data, so a device error here cannot become an error reply: the connection is closed instead.
+    /// </summary>
+    private async Task StreamAsync(DeferredRead rest)
     {
-        int sent = await _socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
-        while (sent < total)
+        byte[] chunk = _buffers.Rent(NbdWireSize.StreamChunk);
+        try
         {
-            // Drop what went out and retry with the rest.
-            int skip = sent;
-            total -= sent;
-            while (skip > 0)
+            for (long done = 0; done < rest.Length;)
             {
-                var first = segments[0];
-                if (first.Count <= skip) { skip -= first.Count; segments.RemoveAt(0); }
-                else { segments[0] = first.Slice(skip); skip = 0; }
+                int n = (int)Math.Min(NbdWireSize.StreamChunk, rest.Length - done);
+                try
+                {
+                    _device.Read(chunk.AsSpan(0, n), rest.Offset + done);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    _log($"READ at {rest.Offset + done}+{n} failed after its reply began: {e.GetType().Name}: {e.Message}; closing the connection");
+                    Broken = true;
+                    _transport.Dispose();
+                    return;
+                }
+                await _transport.SendAsync(chunk.AsMemory(0, n), CancellationToken.None).ConfigureAwait(false);
+                done += n;
             }
-            sent = await _socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _buffers.Return(chunk);
         }
     }
 
     private void Recycle(OutgoingReply reply)
     {
-        ArrayPool<byte>.Shared.Return(reply.Head);
-        if (reply.Payload != null) ArrayPool<byte>.Shared.Return(reply.Payload);
+        _buffers.Return(reply.Head);
+        if (reply.Payload != null) _buffers.Return(reply.Payload);
         _budget.Release(reply.Cost);
     }
 }

@@ -1,7 +1,5 @@
-using System.Buffers;
-using MountChain.Nbd.Handshake;
 using MountChain.Nbd.Protocol;
-using MountChain.Nbd.Server;
+using MountChain.Nbd.Transport;
 
 namespace MountChain.Nbd.Transmission;
 
@@ -12,7 +10,7 @@ namespace MountChain.Nbd.Transmission;
 /// shutdown, or broken framing (thrown as <see cref="NbdProtocolException"/>); in every case the
 /// requests already taken are finished and answered before it returns.
 /// </summary>
-internal sealed class TransmissionLoop(SocketReader reader, ReplySender sender, InFlightBudget budget, CommandProcessor processor)
+internal sealed class TransmissionLoop(MessageReader reader, ReplySender sender, InFlightBudget budget, CommandProcessor processor, ReplyBuffers buffers)
 {
     /// <summary>Budget charged for a request without payload, so thousands of tiny requests cannot pile up either.</summary>
     private const int MinimumCost = 4096;
@@ -33,21 +31,27 @@ internal sealed class TransmissionLoop(SocketReader reader, ReplySender sender, 
                 if (request.Command is NbdCommand.Read or NbdCommand.Write && request.Length > NbdWireSize.MaxPayload)
                     throw new NbdProtocolException($"{request.Command} of {request.Length} bytes exceeds the {NbdWireSize.MaxPayload}-byte maximum payload");
 
+                // What the request will hold in memory: its data up to one stream chunk (the rest streams).
                 bool carriesData = request.Command is NbdCommand.Read or NbdCommand.Write;
-                long cost = carriesData ? Math.Max(MinimumCost, request.Length) : MinimumCost;
+                long cost = carriesData ? Math.Clamp(request.Length, MinimumCost, NbdWireSize.StreamChunk) : MinimumCost;
                 await budget.AcquireAsync(cost).ConfigureAwait(false);
 
+                if (request.Command == NbdCommand.Write && request.Length > NbdWireSize.StreamChunk)
+                {
+                    await StreamWriteAsync(request, cost, ct).ConfigureAwait(false);
+                    continue;
+                }
                 byte[]? payload = null;
                 if (request.Command == NbdCommand.Write && request.Length > 0)
                 {
-                    payload = ArrayPool<byte>.Shared.Rent((int)request.Length);
+                    payload = buffers.Rent((int)request.Length);
                     try
                     {
                         await reader.ReadExactAsync(payload.AsMemory(0, (int)request.Length), ct).ConfigureAwait(false);
                     }
                     catch
                     {
-                        ArrayPool<byte>.Shared.Return(payload);
+                        buffers.Return(payload);
                         budget.Release(cost);
                         throw;
                     }
@@ -60,6 +64,42 @@ internal sealed class TransmissionLoop(SocketReader reader, ReplySender sender, 
             // Finish what was taken (proto.md: handle outstanding requests before closing).
             await budget.WaitIdleAsync().ConfigureAwait(false);
             await sender.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A WRITE longer than one chunk is written here chunk by chunk as it arrives, so its payload is
+    /// never held whole. The whole payload is always read (the framing depends on it); the reply
+    /// carries the first error.
+    /// </summary>
+    private async Task StreamWriteAsync(NbdRequest request, long cost, CancellationToken ct)
+    {
+        byte[] chunk = buffers.Rent(NbdWireSize.StreamChunk);
+        try
+        {
+            var rejected = processor.CheckStreamedWrite(request);
+            Exception? failure = null;
+            for (long done = 0; done < request.Length;)
+            {
+                int n = (int)Math.Min(NbdWireSize.StreamChunk, request.Length - done);
+                await reader.ReadExactAsync(chunk.AsMemory(0, n), ct).ConfigureAwait(false);
+                if (rejected == NbdError.None && failure == null)
+                {
+                    try { processor.WriteChunk(request, chunk.AsSpan(0, n), done); }
+                    catch (Exception e) when (e is not OutOfMemoryException) { failure = e; }
+                }
+                done += n;
+            }
+            sender.Enqueue(processor.FinishStreamedWrite(request, rejected, failure, cost));
+        }
+        catch
+        {
+            budget.Release(cost);
+            throw;
+        }
+        finally
+        {
+            buffers.Return(chunk);
         }
     }
 

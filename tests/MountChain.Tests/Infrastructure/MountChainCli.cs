@@ -32,7 +32,7 @@ public static class MountChainCli
     public static string? NativeBinary { get; } = Environment.GetEnvironmentVariable("MOUNTCHAIN_CLI") is { Length: > 0 } p ? Path.GetFullPath(p) : null;
 
     /// <summary>The program a child process runs, and the arguments that come before the command's.</summary>
-    private static (string File, string[] Prefix) Program => NativeBinary is { } native ? (native, []) : (DotnetHost, [DllPath]);
+    public static (string File, string[] Prefix) Program => NativeBinary is { } native ? (native, []) : (DotnetHost, [DllPath]);
 
     /// <summary>The CLI as the start of a shell command line, quoted ('/usr/local/bin/mountchain' or 'dotnet' 'mountchain.dll').</summary>
     public static string ShellCommand => string.Join(' ', new[] { Program.File }.Concat(Program.Prefix).Select(a => $"'{a}'"));
@@ -94,6 +94,6 @@ public static class MountChainCli
     }
 
     /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
-    private static string DotnetHost =>
+    public static string DotnetHost =>
         Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
 }

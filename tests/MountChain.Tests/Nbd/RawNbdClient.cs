@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Net.Sockets;
 using System.Text;
 
@@ -13,7 +15,7 @@ namespace MountChain.Tests.Nbd;
 public sealed class RawNbdClient : IDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private Stream _stream;
 
     public RawNbdClient(int port)
     {
@@ -22,6 +24,8 @@ public sealed class RawNbdClient : IDisposable
         _socket.ReceiveTimeout = 10_000;
         _stream = new NetworkStream(_socket, ownsSocket: true);
     }
+
+    public Socket Socket => _socket;
 
     public long ExportSize { get; private set; }
     public ushort TransmissionFlags { get; private set; }
@@ -50,6 +54,44 @@ public sealed class RawNbdClient : IDisposable
                 ExportSize = (long)BinaryPrimitives.ReadUInt64BigEndian(data.AsSpan(2));
                 TransmissionFlags = BinaryPrimitives.ReadUInt16BigEndian(data.AsSpan(10));
             }
+        }
+    }
+
+    /// <summary>Reads the greeting and sends the client flags (FIXED_NEWSTYLE | NO_ZEROES): ready for options.</summary>
+    public void Greet()
+    {
+        var greeting = ReadExact(18);
+        Assert.Equal(0x49484156454F5054UL, BinaryPrimitives.ReadUInt64BigEndian(greeting.AsSpan(8)));
+        Send([0, 0, 0, 3]);
+    }
+
+    /// <summary>NBD_OPT_STARTTLS, then TLS with a server certificate that must chain to <paramref name="ca"/>; false when the server refused the option.</summary>
+    public bool StartTls(X509Certificate2 ca, X509Certificate2Collection? clientCertificates = null)
+    {
+        SendOption(5, []);
+        if (ReadOptionReply(5).Type != 1) return false;
+        var tls = new SslStream(_stream, leaveInnerStreamOpen: false, (_, certificate, _, _) =>
+        {
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(ca);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            return certificate is X509Certificate2 server && chain.Build(server);
+        });
+        tls.AuthenticateAsClient(new SslClientAuthenticationOptions { TargetHost = "localhost", ClientCertificates = clientCertificates });
+        _stream = tls;
+        return true;
+    }
+
+    /// <summary>NBD_OPT_GO for the default export after <see cref="Greet"/> (and maybe STARTTLS); the final reply type.</summary>
+    public uint Go()
+    {
+        SendOption(7, new byte[6]);
+        while (true)
+        {
+            var (type, data) = ReadOptionReply(7);
+            if (type != 3) return type;
+            if (BinaryPrimitives.ReadUInt16BigEndian(data) == 0) ExportSize = (long)BinaryPrimitives.ReadUInt64BigEndian(data.AsSpan(2));
         }
     }
 

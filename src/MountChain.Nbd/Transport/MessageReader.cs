@@ -1,17 +1,20 @@
-using System.Net.Sockets;
+using MountChain.Nbd.Protocol;
 
-namespace MountChain.Nbd.Protocol;
+namespace MountChain.Nbd.Transport;
 
 /// <summary>
-/// Buffered reads from one connected socket: small messages (request headers, options) come out of
+/// Buffered reads from one connection: small messages (request headers, options) come out of
 /// a buffer filled by few large receives; large payloads go straight into the caller's memory.
 /// One reader per connection, used by one loop at a time.
 /// </summary>
-internal sealed class SocketReader(Socket socket, int bufferSize = 64 * 1024)
+internal sealed class MessageReader(NbdTransport transport, int bufferSize = 64 * 1024)
 {
     private readonly byte[] _buffer = new byte[bufferSize];
     private int _start;
     private int _end;
+
+    /// <summary>Where bytes come from; replaced by the TLS transport after NBD_OPT_STARTTLS (nothing may be buffered then).</summary>
+    public NbdTransport Transport { get; set; } = transport;
 
     public int Buffered => _end - _start;
 
@@ -37,7 +40,7 @@ internal sealed class SocketReader(Socket socket, int bufferSize = 64 * 1024)
         }
         while (_end < count)
         {
-            int n = await socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await Transport.ReceiveAsync(_buffer.AsMemory(_end), ct).ConfigureAwait(false);
             if (n == 0)
             {
                 if (_end == 0) return false;
@@ -57,7 +60,7 @@ internal sealed class SocketReader(Socket socket, int bufferSize = 64 * 1024)
         destination = destination[fromBuffer..];
         while (!destination.IsEmpty)
         {
-            int n = await socket.ReceiveAsync(destination, SocketFlags.None, ct).ConfigureAwait(false);
+            int n = await Transport.ReceiveAsync(destination, ct).ConfigureAwait(false);
             if (n == 0) throw new NbdProtocolException($"connection closed with {destination.Length} payload bytes missing");
             destination = destination[n..];
         }
