@@ -33,6 +33,14 @@ public interface IFileSystem : IDisposable
     /// <summary>Allocated ranges of a file as (offset, length) in file bytes, for sparse-aware copying. Null if unknown (treat as fully allocated).</summary>
     IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => null;
 
+    /// <summary>
+    /// Where bytes [offset, offset+length) of a file's content (inside its size) lie in the OS files
+    /// under the volume, for zero-copy extraction: spans in order, each file bytes or zeros (holes,
+    /// unwritten extents). False when the reader cannot say (inline, resident or compressed data) or
+    /// the device cannot (compressed grains): the caller reads through <see cref="Read"/> instead.
+    /// </summary>
+    bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output) => false;
+
     /// <summary>Extended attributes as the kernel's getxattr shows them (name with namespace prefix, value), or null when the reader has none.</summary>
     IReadOnlyList<(string Name, byte[] Value)>? GetExtendedAttributes(FsEntry entry) => null;
 }

@@ -83,6 +83,13 @@ public sealed class ExtFileSystem : IFileSystem
 
     public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => Named(entry.Path, () => AllocatedRanges(entry));
 
+    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output) => Named(entry.Path, () =>
+    {
+        var inode = Resolve(entry).Inode;
+        if (!inode.IsRegular || inode.HasInlineData || offset < 0 || length < 0 || length > inode.Size - offset) return false;
+        return _data.TryLocate(inode, offset, length, output);
+    });
+
     /// <summary>
     /// Extended attributes (user.*, trusted.*, security.*, system.posix_acl_*) in on-disk order, as
     /// getxattr shows them: ACLs in the POSIX xattr format, the inline-data "system.data" left out.

@@ -67,6 +67,20 @@ public sealed class LvmVolumeDevice : IBlockDevice
         }
     }
 
+    public bool TryLocate(long offset, long length, List<FileSpan> output)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, length);
+        while (length > 0)
+        {
+            var (device, physical, run) = Map(offset, (int)Math.Min(length, 1L << 30));
+            if (device == null) FileSpans.Append(output, FileSpan.Zeros(run));
+            else if (!device.TryLocate(physical, run, output)) return false;
+            offset += run;
+            length -= run;
+        }
+        return true;
+    }
+
     /// <summary>Where LV byte <paramref name="offset"/> lives, and how many bytes (at most <paramref name="max"/>) continue there; a null device is a gap (zeros).</summary>
     private (IBlockDevice? Device, long Physical, int Run) Map(long offset, int max)
     {

@@ -62,6 +62,33 @@ internal sealed class AttributeReader(IBlockDevice volume, int clusterSize)
         }
     }
 
+    /// <summary>
+    /// Where bytes [offset, offset+length) of a plain non-resident value lie under the volume: sparse
+    /// runs and bytes past the initialized size are zeros. False for resident, compressed or
+    /// encrypted values.
+    /// </summary>
+    public bool TryLocate(NtfsAttribute attr, long offset, long length, List<FileSpan> output, string what)
+    {
+        if (attr.IsResident || attr.IsCompressed || attr.IsEncrypted || offset < 0 || length < 0 || length > attr.DataSize - offset) return false;
+        long end = offset + length, written = Math.Min(end, Math.Max(offset, attr.InitializedSize));
+        var runs = attr.Runs;
+        int index = FindRun(runs, offset / ClusterSize);
+        while (offset < written)
+        {
+            long vcn = offset / ClusterSize;
+            while (index < runs.Count && runs[index].EndVcn <= vcn) index++;
+            if (index >= runs.Count || runs[index].Vcn > vcn)
+                throw new FileSystemCorruptException($"{what}: no data run maps cluster {vcn}");
+            var run = runs[index];
+            long n = Math.Min(written, run.EndVcn * ClusterSize) - offset;
+            if (run.IsSparse) FileSpans.Append(output, FileSpan.Zeros(n));
+            else if (!volume.TryLocate(run.Lcn * ClusterSize + (offset - run.Vcn * ClusterSize), n, output)) return false;
+            offset += n;
+        }
+        FileSpans.Append(output, FileSpan.Zeros(end - offset));
+        return true;
+    }
+
     private static int FindRun(IReadOnlyList<DataRun> runs, long vcn)
     {
         int lo = 0, hi = runs.Count - 1;

@@ -225,6 +225,15 @@ public sealed class NtfsFileSystem : IFileSystem
         return _reader.Read(data, buffer, offset, $"NTFS file {entry.Path} (MFT record {file.Number})");
     }
 
+    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    {
+        var file = FileOf(entry);
+        string stream = (entry.Native as NtfsNode)?.Stream ?? "";
+        if (stream.Length == 0 && entry.Type == FsEntryType.Directory) return false;
+        var data = file.Find(AttributeType.Data, stream);
+        return data != null && _reader.TryLocate(data, offset, length, output, $"NTFS file {entry.Path} (MFT record {file.Number})");
+    }
+
     public string ReadLink(FsEntry entry)
     {
         var file = FileOf(entry);

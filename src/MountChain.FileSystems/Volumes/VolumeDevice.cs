@@ -44,5 +44,11 @@ public sealed class VolumeDevice : IBlockDevice
         foreach (var e in inner) output.Add(e with { Offset = e.Offset - _start });
     }
 
+    public bool TryLocate(long offset, long length, List<FileSpan> output)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, length);
+        return _parent.TryLocate(_start + offset, length, output);
+    }
+
     public void Dispose() { }
 }

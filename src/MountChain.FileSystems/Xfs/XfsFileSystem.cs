@@ -161,6 +161,14 @@ public sealed class XfsFileSystem : IFileSystem
         return _symlinks.Read(inode);
     }
 
+    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    {
+        var inode = Resolve(entry).Inode;
+        if (!inode.IsRegular || inode.IsRealtime || inode.Format is not (XfsForkFormat.Extents or XfsForkFormat.Btree)) return false;
+        if (offset < 0 || length < 0 || length > inode.Size - offset) return false;
+        return _data.TryLocate(inode, offset, length, output);
+    }
+
     public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry)
     {
         var inode = Resolve(entry).Inode;

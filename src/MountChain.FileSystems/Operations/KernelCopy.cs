@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using MountChain.Core.BlockDevices;
+using MountChain.Core.Errors;
+using MountChain.FileSystems.Common;
+
+namespace MountChain.FileSystems.Operations;
+
+/// <summary>
+/// Copies file content the kernel can move by itself: when the reader and the device locate a
+/// range in the chain's own files (<see cref="IFileSystem.TryLocate"/>), copy_file_range(2) moves
+/// it from the link file to the target with no copy through user space (a reflink where the file
+/// system shares blocks), and the link's pages just copied are dropped from the page cache
+/// (POSIX_FADV_DONTNEED: a read-once stream), so a large extract fills the cache once, not twice.
+/// Zero spans (holes, unwritten extents, zeroed or unallocated grains) are skipped: they stay holes.
+/// Linux only; anything it cannot do is left to the caller's read/write loop.
+/// </summary>
+internal sealed partial class KernelCopy
+{
+    /// <summary>Bytes located per call: bounds the span list of a fragmented file.</summary>
+    private const long Window = 64 << 20;
+    /// <summary>Bytes per copy_file_range call: progress and the cache drop follow at this step.</summary>
+    private const int Step = 8 << 20;
+
+    private readonly List<FileSpan> _spans = [];
+    /// <summary>Set once the kernel or the target refuses copy_file_range: later files go the read/write way at once.</summary>
+    private bool _unsupported = !OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// Copies [start, end) of <paramref name="entry"/> into <paramref name="target"/> at the same offsets
+    /// as far as it can; returns the offset it reached (<paramref name="end"/> when all is done).
+    /// </summary>
+    public long Copy(IFileSystem fs, FsEntry entry, SafeFileHandle target, long start, long end, Action<long> copied)
+    {
+        long offset = start;
+        while (offset < end && !_unsupported)
+        {
+            long want = Math.Min(Window, end - offset);
+            _spans.Clear();
+            if (!fs.TryLocate(entry, offset, want, _spans) || Total(_spans) != want) return offset;
+            foreach (var span in _spans)
+            {
+                if (span.Handle != null && !CopySpan(span, target, offset, copied, out long reached)) return reached;
+                if (span.Handle == null) copied(span.Length);
+                offset += span.Length;
+            }
+        }
+        return offset;
+    }
+
+    private bool CopySpan(FileSpan span, SafeFileHandle target, long at, Action<long> copied, out long reached)
+    {
+        long done = 0;
+        while (done < span.Length)
+        {
+            long from = span.FileOffset + done, to = at + done;
+            long n = Native.Copy(span.Handle!, from, target, to, (int)Math.Min(Step, span.Length - done), out int errno);
+            if (n < 0)
+            {
+                // Refused as a whole (old kernel, no splice between these file systems): read/write from here on.
+                if (errno is ENOSYS or EXDEV or EINVAL or EOPNOTSUPP or EBADF)
+                {
+                    _unsupported = true;
+                    reached = at + done;
+                    return false;
+                }
+                throw new IOException($"copying {span.FilePath} at byte {from}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+            if (n == 0) throw new CorruptMetadataException(span.FilePath ?? "?", $"unexpected end of file at byte {from} (file truncated?)");
+            Native.DropCache(span.Handle!, from, n);
+            done += n;
+            copied(n);
+        }
+        reached = at + done;
+        return true;
+    }
+
+    private static long Total(List<FileSpan> spans)
+    {
+        long sum = 0;
+        foreach (var s in spans) sum += s.Length;
+        return sum;
+    }
+
+    private const int EBADF = 9, EINVAL = 22, EXDEV = 18, ENOSYS = 38, EOPNOTSUPP = 95;
+
+    private static partial class Native
+    {
+        private const int PosixFadvDontNeed = 4;
+
+        public static long Copy(SafeFileHandle source, long sourceOffset, SafeFileHandle target, long targetOffset, int count, out int errno)
+        {
+            bool sourceRef = false, targetRef = false;
+            try
+            {
+                source.DangerousAddRef(ref sourceRef);
+                target.DangerousAddRef(ref targetRef);
+                long n = copy_file_range((int)source.DangerousGetHandle(), ref sourceOffset, (int)target.DangerousGetHandle(), ref targetOffset, (nuint)count, 0);
+                errno = n < 0 ? Marshal.GetLastPInvokeError() : 0;
+                return n;
+            }
+            finally
+            {
+                if (targetRef) target.DangerousRelease();
+                if (sourceRef) source.DangerousRelease();
+            }
+        }
+
+        /// <summary>A hint only: its failure changes nothing.</summary>
+        public static void DropCache(SafeFileHandle file, long offset, long length)
+        {
+            bool added = false;
+            try
+            {
+                file.DangerousAddRef(ref added);
+                _ = posix_fadvise((int)file.DangerousGetHandle(), offset, length, PosixFadvDontNeed);
+            }
+            finally
+            {
+                if (added) file.DangerousRelease();
+            }
+        }
+
+        [LibraryImport("libc", SetLastError = true)]
+        private static partial nint copy_file_range(int fdIn, ref long offIn, int fdOut, ref long offOut, nuint length, uint flags);
+
+        [LibraryImport("libc")]
+        private static partial int posix_fadvise(int fd, long offset, long length, int advice);
+    }
+}
