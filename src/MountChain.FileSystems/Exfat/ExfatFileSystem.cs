@@ -108,22 +108,14 @@ public sealed class ExfatFileSystem : IFileSystem
         return result;
     }
 
-    public FsEntry? Lookup(string path)
+    public FsEntry? Lookup(string path) => PathWalk.Resolve(Root, path, FindChild);
+
+    /// <summary>A child by name, compared through the volume's up-case table.</summary>
+    private FsEntry? FindChild(FsEntry directory, string name)
     {
-        var current = Root;
-        var stack = new List<FsEntry>();
-        foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".") continue;
-            if (part == "..") { if (stack.Count > 0) stack.RemoveAt(stack.Count - 1); current = stack.Count > 0 ? stack[^1] : Root; continue; }
-            if (current.Type != FsEntryType.Directory) return null;
-            var node = NodeOf(current);
-            var hit = Directory(node, current.Path).Entries.FirstOrDefault(e => _upcase.NamesEqual(e.Name, part));
-            if (hit == null) return null;
-            current = MakeEntry(hit, current.Path, node);
-            stack.Add(current);
-        }
-        return current;
+        var node = NodeOf(directory);
+        var hit = Directory(node, directory.Path).Entries.FirstOrDefault(e => _upcase.NamesEqual(e.Name, name));
+        return hit == null ? null : MakeEntry(hit, directory.Path, node);
     }
 
     public int Read(FsEntry entry, Span<byte> buffer, long offset)
@@ -136,6 +128,17 @@ public sealed class ExfatFileSystem : IFileSystem
         if (valid > 0) _heap.Read(RunsOf(node, entry.Path), node.ValidLength, buffer[..valid], offset, $"{Volume}: {entry.Path}");
         buffer[valid..n].Clear(); // past ValidDataLength the content is zeros, whatever the clusters hold
         return n;
+    }
+
+    /// <summary>Past ValidDataLength the content is zeros, as <see cref="Read"/> gives it.</summary>
+    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    {
+        var node = NodeOf(entry);
+        if (node.IsDirectory || offset < 0 || length < 0 || length > node.Length - offset) return false;
+        long valid = Math.Clamp(node.ValidLength - offset, 0, length);
+        if (valid > 0 && !_heap.TryLocate(RunsOf(node, entry.Path), node.ValidLength, offset, valid, output, $"{Volume}: {entry.Path}")) return false;
+        FileSpans.Append(output, FileSpan.Zeros(length - valid));
+        return true;
     }
 
     public string ReadLink(FsEntry entry) => throw new IOException($"{Volume}: {entry.Path}: not a symbolic link (exFAT has none)");

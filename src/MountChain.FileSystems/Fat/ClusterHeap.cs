@@ -65,4 +65,22 @@ internal sealed class ClusterHeap
         }
         return total;
     }
+
+    /// <summary>Where bytes [offset, offset+count) of such a file (inside <paramref name="length"/>) lie under the device.</summary>
+    public bool TryLocate(ClusterRuns runs, long length, long offset, long count, List<FileSpan> output, string where)
+    {
+        if (offset < 0 || count < 0 || count > length - offset) return false;
+        if (count > 0 && (offset + count - 1) >> ClusterShift >= runs.ClusterCount)
+            throw new FileSystemCorruptException($"{where}: {length} bytes need more than the {runs.ClusterCount} clusters of its chain");
+        long end = offset + count;
+        while (offset < end)
+        {
+            var (cluster, left) = runs.Locate((uint)(offset >> ClusterShift));
+            long within = offset & (ClusterSize - 1);
+            long n = Math.Min(end - offset, ((long)left << ClusterShift) - within);
+            if (!_device.TryLocate(OffsetOf(cluster) + within, n, output)) return false;
+            offset += n;
+        }
+        return true;
+    }
 }

@@ -71,28 +71,16 @@ public sealed class FatFileSystem : IFileSystem
         return result;
     }
 
-    public FsEntry? Lookup(string path)
+    public FsEntry? Lookup(string path) => PathWalk.Resolve(Root, path, FindChild);
+
+    /// <summary>A child by its long or its 8.3 name, in any case.</summary>
+    private FsEntry? FindChild(FsEntry directory, string name)
     {
-        var current = Root;
-        var stack = new List<FsEntry>();
-        foreach (string part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (part == ".") continue;
-            if (part == "..") { if (stack.Count > 0) stack.RemoveAt(stack.Count - 1); current = stack.Count > 0 ? stack[^1] : Root; continue; }
-            if (current.Type != FsEntryType.Directory) return null;
-            var node = NodeOf(current);
-            FatDirectoryEntry? hit = null;
-            foreach (var e in Directory(node, current.Path).Entries)
-                if (string.Equals(e.Name, part, StringComparison.OrdinalIgnoreCase) || string.Equals(e.ShortName, part, StringComparison.OrdinalIgnoreCase))
-                {
-                    hit = e;
-                    break;
-                }
-            if (hit == null) return null;
-            current = MakeEntry(hit, current.Path, node);
-            stack.Add(current);
-        }
-        return current;
+        var node = NodeOf(directory);
+        foreach (var e in Directory(node, directory.Path).Entries)
+            if (string.Equals(e.Name, name, StringComparison.OrdinalIgnoreCase) || string.Equals(e.ShortName, name, StringComparison.OrdinalIgnoreCase))
+                return MakeEntry(e, directory.Path, node);
+        return null;
     }
 
     public int Read(FsEntry entry, Span<byte> buffer, long offset)
@@ -101,6 +89,14 @@ public sealed class FatFileSystem : IFileSystem
         if (node.IsDirectory) throw new IOException($"{Volume}: {entry.Path}: is a directory");
         if (node.Length == 0 || offset >= node.Length) return 0;
         return _heap.Read(RunsOf(node, entry.Path), node.Length, buffer, offset, $"{Volume}: {entry.Path}");
+    }
+
+    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    {
+        var node = NodeOf(entry);
+        if (node.IsDirectory) return false;
+        if (length == 0) return offset >= 0 && offset <= node.Length;
+        return _heap.TryLocate(RunsOf(node, entry.Path), node.Length, offset, length, output, $"{Volume}: {entry.Path}");
     }
 
     public string ReadLink(FsEntry entry) => throw new IOException($"{Volume}: {entry.Path}: not a symbolic link (FAT has none)");
