@@ -6,24 +6,13 @@
 # Usage: perf/files/bench-fat.sh [small-file-count (default 5000)]
 set -euo pipefail
 count=${1:-5000}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d /tmp/mc-bench-fat.XXXXXX)
-mnt=$work/mnt
-loop=""
-cleanup() { mountpoint -q "$mnt" && umount "$mnt"; [ -n "$loop" ] && losetup -d "$loop"; rm -rf "$work"; }
-trap cleanup EXIT
-mkdir -p "$mnt"
+source "$(dirname "$0")/lib.sh"
+bench_setup fat
 export TZ=UTC MTOOLS_SKIP_CHECK=1
-
-dotnet build "$root/src/MountChain.Cli" -c Release -v q -nologo >/dev/null
-mc() { dotnet "$root/src/MountChain.Cli/bin/Release/net10.0/mountchain.dll" "$@"; }
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.2f", b-a}'; }
 
 echo "building the tree: $count small files and one 64 MiB file..."
 tree=$work/tree
-for d in $(seq 1 $((count / 500 + 1))); do mkdir -p "$tree/dir-$d"; done
-for i in $(seq 1 "$count"); do head -c $((i % 7000 + 100)) /dev/urandom > "$tree/dir-$((i / 500 + 1))/file-number-$i.dat"; done
+small_tree "$tree" "$count" long
 head -c 67108864 /dev/urandom > "$tree/large.bin"
 
 fat=$work/fat32.img
