@@ -63,6 +63,27 @@ internal sealed unsafe partial class FuseRequestDispatcher(FuseRequestHandler ha
     }
 
     /// <summary>
+    /// Answers a large READ of a file that can name its bytes through <paramref name="replier"/>
+    /// (no copy through our memory); false when it did not, and <see cref="Dispatch"/> serves it.
+    /// </summary>
+    public bool TryGatherRead(byte* request, int requestLength, int fuseFd, GatherReplier replier)
+    {
+        var header = (FuseInHeader*)request;
+        if (header->Opcode != FuseOpcode.Read || requestLength < sizeof(FuseInHeader) + sizeof(FuseIoIn)) return false;
+        var read = (FuseIoIn*)(request + sizeof(FuseInHeader));
+        if (read->Size < GatherReplier.MinimumBytes) return false;
+        if (_files.TryGet(read->FileHandle) is not IFileRangeOpenFile file) return false;
+        try
+        {
+            return replier.TryReply(fuseFd, header->Unique, file, (long)read->Offset, (int)Math.Min(read->Size, (uint)maxWrite));
+        }
+        catch (Exception)
+        {
+            return false; // the copying path reports the error
+        }
+    }
+
+    /// <summary>
     /// Serves a request as an io_uring entry delivers it: the header and the opcode's fixed
     /// argument struct in their own areas, any further argument bytes (a name, write data) in the
     /// payload buffer — where the reply's payload goes too, once the inputs are consumed. Fills
