@@ -79,14 +79,16 @@ public sealed class FuzzCrashRegressionTests
     }
 
     [Theory]
-    [InlineData("directory-6m-entries")]
-    [InlineData("directory-15m-entries")]
-    [InlineData("directory-16m-entries-bad-primary")]
-    public void Hosted_grain_directory_too_large_to_hold_is_refused_before_it_is_read(string crash)
+    [InlineData("sparse", "directory-6m-entries")]
+    [InlineData("sparse", "directory-15m-entries")]
+    [InlineData("sparse", "directory-16m-entries-bad-primary")]
+    [InlineData("stream", "directory-14m-entries")]
+    [InlineData("stream", "directory-4m-entries-128-per-table")]
+    public void Hosted_grain_directory_too_large_to_hold_is_refused_before_it_is_read(string target, string crash)
     {
         // Found by the 10-minute fuzz run: 6–16 Mi directory entries (25–64 MiB, twice that with a
         // redundant directory tried after a bad primary) were read whole, over the 64 MiB an input may cost.
-        string r = Rejection("sparse", crash);
+        string r = Rejection(target, crash);
         Assert.StartsWith("CorruptMetadataException:", r);
         Assert.Contains("the grain directory would need", r);
     }
