@@ -40,14 +40,6 @@ public interface IBlockDevice : IDisposable
     /// Zeros reported with another index come from below the top (format doc §13.3).
     /// </summary>
     int? TopGeneration => null;
-
-    /// <summary>
-    /// Where [offset, offset+length) lies in OS files, for zero-copy copies: appends (through
-    /// <see cref="FileSpans.Append"/>) spans that cover the range in order, each file bytes or zeros.
-    /// False when some part is not plain bytes of a file (a compressed grain, a redo log on top, a
-    /// device in memory); <paramref name="output"/> is then incomplete and the caller reads instead.
-    /// </summary>
-    bool TryLocate(long offset, long length, List<FileSpan> output) => false;
 }
 
 /// <summary>What a range of the virtual disk is made of.</summary>

@@ -9,11 +9,9 @@ namespace MountChain.Core.BlockDevices;
 public sealed class RawFileBlockDevice : IBlockDevice, IFileRangeSource
 {
     private readonly SafeFileHandle _handle;
-    private readonly string _path;
 
     public RawFileBlockDevice(string path, bool writable = false)
     {
-        _path = path;
         _handle = File.OpenHandle(path, FileMode.Open, writable ? FileAccess.ReadWrite : FileAccess.Read,
             writable ? FileShare.Read : FileShare.ReadWrite);
         Length = RandomAccess.GetLength(_handle);
@@ -74,13 +72,6 @@ public sealed class RawFileBlockDevice : IBlockDevice, IFileRangeSource
     {
         BlockDeviceGuard.CheckRange(this, offset, length);
         if (length > 0) output.Add(new BlockExtent(offset, length, ExtentKind.Data, 0));
-    }
-
-    public bool TryLocate(long offset, long length, List<FileSpan> output)
-    {
-        BlockDeviceGuard.CheckRange(this, offset, length);
-        FileSpans.Append(output, new FileSpan(length, _handle, offset, _path));
-        return true;
     }
 
     public void Dispose() => _handle.Dispose();

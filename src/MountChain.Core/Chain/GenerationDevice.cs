@@ -48,33 +48,6 @@ public sealed class GenerationDevice(GrainMap map) : IBlockDevice, IFileRangeSou
         });
     }
 
-    /// <summary>Data runs are bytes of their extent's file; zeroed and unallocated runs are zeros; a compressed grain cannot be located.</summary>
-    public bool TryLocate(long offset, long length, List<FileSpan> output)
-    {
-        BlockDeviceGuard.CheckRange(this, offset, length);
-        if (length == 0) return true;
-        long end = offset + length;
-        bool located = true;
-        Map.VisitRuns(offset >> Sector.Shift, (end + Sector.Size - 1) >> Sector.Shift, run =>
-        {
-            if (!located) return;
-            long s = Math.Max(run.Start << Sector.Shift, offset), e = Math.Min(run.End << Sector.Shift, end);
-            switch (run.Kind)
-            {
-                case PieceKind.Data when run.Extent?.Handle is { } handle:
-                    FileSpans.Append(output, new FileSpan(e - s, handle, run.FileOffset + (s - (run.Start << Sector.Shift)), run.Extent.FilePath));
-                    break;
-                case PieceKind.Zero or PieceKind.Unallocated:
-                    FileSpans.Append(output, FileSpan.Zeros(e - s));
-                    break;
-                default:
-                    located = false;
-                    break;
-            }
-        });
-        return located;
-    }
-
     /// <summary>The generation does not own the links; the chain disposes them.</summary>
     public void Dispose() { }
 }

@@ -35,11 +35,11 @@ public interface IFileSystem : IDisposable
 
     /// <summary>
     /// Where bytes [offset, offset+length) of a file's content (inside its size) lie in the OS files
-    /// under the volume, for zero-copy extraction: spans in order, each file bytes or zeros (holes,
-    /// unwritten extents). False when the reader cannot say (inline, resident or compressed data) or
+    /// under the volume, for zero-copy extraction: <see cref="FileRange"/>s in order (merged), each
+    /// file bytes or zeros (holes, unwritten extents), through the volume's <see cref="IFileRangeSource"/>. False when the reader cannot say (inline, resident or compressed data) or
     /// the device cannot (compressed grains): the caller reads through <see cref="Read"/> instead.
     /// </summary>
-    bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output) => false;
+    bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output) => false;
 
     /// <summary>Extended attributes as the kernel's getxattr shows them (name with namespace prefix, value), or null when the reader has none.</summary>
     IReadOnlyList<(string Name, byte[] Value)>? GetExtendedAttributes(FsEntry entry) => null;

@@ -131,13 +131,13 @@ public sealed class ExfatFileSystem : IFileSystem
     }
 
     /// <summary>Past ValidDataLength the content is zeros, as <see cref="Read"/> gives it.</summary>
-    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output)
     {
         var node = NodeOf(entry);
         if (node.IsDirectory || offset < 0 || length < 0 || length > node.Length - offset) return false;
         long valid = Math.Clamp(node.ValidLength - offset, 0, length);
         if (valid > 0 && !_heap.TryLocate(RunsOf(node, entry.Path), node.ValidLength, offset, valid, output, $"{Volume}: {entry.Path}")) return false;
-        FileSpans.Append(output, FileSpan.Zeros(length - valid));
+        VolumeRanges.Zeros(output, length - valid);
         return true;
     }
 

@@ -74,7 +74,7 @@ internal sealed class ExtFileDataReader(ExtSuperblock sb, IBlockDevice device, E
     }
 
     /// <summary>Where [offset, offset+length) (inside the file size) lies under the device: holes and unwritten extents are zeros.</summary>
-    public bool TryLocate(ExtInode inode, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(ExtInode inode, long offset, long length, List<FileRange> output)
     {
         var runs = GetRuns(inode);
         int log = sb.BlockLog;
@@ -82,24 +82,24 @@ internal sealed class ExtFileDataReader(ExtSuperblock sb, IBlockDevice device, E
         long position = offset, end = offset + length;
         while (position < end)
         {
-            if (index >= runs.Length) { FileSpans.Append(output, FileSpan.Zeros(end - position)); break; }
+            if (index >= runs.Length) { VolumeRanges.Zeros(output, end - position); break; }
             var r = runs[index];
             long runStart = (long)(r.FileBlock << log), runEnd = (long)(r.FileBlockEnd << log);
             if (position < runStart)
             {
                 long gap = Math.Min(end, runStart) - position;
-                FileSpans.Append(output, FileSpan.Zeros(gap));
+                VolumeRanges.Zeros(output, gap);
                 position += gap;
                 continue;
             }
             long n = Math.Min(end, runEnd) - position;
-            if (r.Unwritten) FileSpans.Append(output, FileSpan.Zeros(n));
+            if (r.Unwritten) VolumeRanges.Zeros(output, n);
             else
             {
                 long physical = (long)(r.Physical << log) + (position - runStart);
                 if (physical + n > device.Length)
                     throw new FileSystemCorruptException($"ext inode {inode.Number}: data at byte {physical} lies beyond the end of the volume");
-                if (!device.TryLocate(physical, n, output)) return false;
+                if (!VolumeRanges.TryDescribe(device, physical, n, output)) return false;
             }
             position += n;
             index++;

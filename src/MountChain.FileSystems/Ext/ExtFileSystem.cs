@@ -83,7 +83,7 @@ public sealed class ExtFileSystem : IFileSystem
 
     public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => Named(entry.Path, () => AllocatedRanges(entry));
 
-    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output) => Named(entry.Path, () =>
+    public bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output) => Named(entry.Path, () =>
     {
         var inode = Resolve(entry).Inode;
         if (!inode.IsRegular || inode.HasInlineData || offset < 0 || length < 0 || length > inode.Size - offset) return false;

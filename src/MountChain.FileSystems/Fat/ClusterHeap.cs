@@ -67,7 +67,7 @@ internal sealed class ClusterHeap
     }
 
     /// <summary>Where bytes [offset, offset+count) of such a file (inside <paramref name="length"/>) lie under the device.</summary>
-    public bool TryLocate(ClusterRuns runs, long length, long offset, long count, List<FileSpan> output, string where)
+    public bool TryLocate(ClusterRuns runs, long length, long offset, long count, List<FileRange> output, string where)
     {
         if (offset < 0 || count < 0 || count > length - offset) return false;
         if (count > 0 && (offset + count - 1) >> ClusterShift >= runs.ClusterCount)
@@ -78,7 +78,7 @@ internal sealed class ClusterHeap
             var (cluster, left) = runs.Locate((uint)(offset >> ClusterShift));
             long within = offset & (ClusterSize - 1);
             long n = Math.Min(end - offset, ((long)left << ClusterShift) - within);
-            if (!_device.TryLocate(OffsetOf(cluster) + within, n, output)) return false;
+            if (!VolumeRanges.TryDescribe(_device, OffsetOf(cluster) + within, n, output)) return false;
             offset += n;
         }
         return true;

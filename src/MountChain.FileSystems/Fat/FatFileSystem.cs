@@ -91,7 +91,7 @@ public sealed class FatFileSystem : IFileSystem
         return _heap.Read(RunsOf(node, entry.Path), node.Length, buffer, offset, $"{Volume}: {entry.Path}");
     }
 
-    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output)
     {
         var node = NodeOf(entry);
         if (node.IsDirectory) return false;

@@ -7,7 +7,7 @@ namespace MountChain.FileSystems.Lvm;
 /// extents of its PVs (device-mapper's linear and striped targets, done in user space).
 /// Positional reads only; thread-safe. Does not own the PV devices.
 /// </summary>
-public sealed class LvmVolumeDevice : IBlockDevice
+public sealed class LvmVolumeDevice : IBlockDevice, IFileRangeSource
 {
     private readonly LvmSegment[] _segments;
     private readonly Dictionary<string, (IBlockDevice Device, long DataStart)> _pvs;
@@ -67,14 +67,14 @@ public sealed class LvmVolumeDevice : IBlockDevice
         }
     }
 
-    public bool TryLocate(long offset, long length, List<FileSpan> output)
+    public bool TryDescribe(long offset, int length, List<FileRange> output)
     {
         BlockDeviceGuard.CheckRange(this, offset, length);
         while (length > 0)
         {
-            var (device, physical, run) = Map(offset, (int)Math.Min(length, 1L << 30));
-            if (device == null) FileSpans.Append(output, FileSpan.Zeros(run));
-            else if (!device.TryLocate(physical, run, output)) return false;
+            var (device, physical, run) = Map(offset, length);
+            if (device == null) FileRanges.Append(output, new FileRange(null, 0, run));
+            else if (device is not IFileRangeSource source || !source.TryDescribe(physical, run, output)) return false;
             offset += run;
             length -= run;
         }

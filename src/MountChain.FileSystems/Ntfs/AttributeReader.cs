@@ -67,7 +67,7 @@ internal sealed class AttributeReader(IBlockDevice volume, int clusterSize)
     /// runs and bytes past the initialized size are zeros. False for resident, compressed or
     /// encrypted values.
     /// </summary>
-    public bool TryLocate(NtfsAttribute attr, long offset, long length, List<FileSpan> output, string what)
+    public bool TryLocate(NtfsAttribute attr, long offset, long length, List<FileRange> output, string what)
     {
         if (attr.IsResident || attr.IsCompressed || attr.IsEncrypted || offset < 0 || length < 0 || length > attr.DataSize - offset) return false;
         long end = offset + length, written = Math.Min(end, Math.Max(offset, attr.InitializedSize));
@@ -81,11 +81,11 @@ internal sealed class AttributeReader(IBlockDevice volume, int clusterSize)
                 throw new FileSystemCorruptException($"{what}: no data run maps cluster {vcn}");
             var run = runs[index];
             long n = Math.Min(written, run.EndVcn * ClusterSize) - offset;
-            if (run.IsSparse) FileSpans.Append(output, FileSpan.Zeros(n));
-            else if (!volume.TryLocate(run.Lcn * ClusterSize + (offset - run.Vcn * ClusterSize), n, output)) return false;
+            if (run.IsSparse) VolumeRanges.Zeros(output, n);
+            else if (!VolumeRanges.TryDescribe(volume, run.Lcn * ClusterSize + (offset - run.Vcn * ClusterSize), n, output)) return false;
             offset += n;
         }
-        FileSpans.Append(output, FileSpan.Zeros(end - offset));
+        VolumeRanges.Zeros(output, end - offset);
         return true;
     }
 

@@ -225,7 +225,7 @@ public sealed class NtfsFileSystem : IFileSystem
         return _reader.Read(data, buffer, offset, $"NTFS file {entry.Path} (MFT record {file.Number})");
     }
 
-    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output)
     {
         var file = FileOf(entry);
         string stream = (entry.Native as NtfsNode)?.Stream ?? "";

@@ -1,14 +1,13 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using MountChain.Core.BlockDevices;
-using MountChain.Core.Errors;
 using MountChain.FileSystems.Common;
 
 namespace MountChain.FileSystems.Operations;
 
 /// <summary>
 /// Copies file content the kernel can move by itself: when the reader and the device locate a
-/// range in the chain's own files (<see cref="IFileSystem.TryLocate"/>), copy_file_range(2) moves
+/// range in the chain's own files (<see cref="IFileSystem.TryLocate"/>, <see cref="IFileRangeSource"/>), copy_file_range(2) moves
 /// it from the link file to the target with no copy through user space (a reflink where the file
 /// system shares blocks), and the link's pages just copied are dropped from the page cache
 /// (POSIX_FADV_DONTNEED: a read-once stream), so a large extract fills the cache once, not twice.
@@ -18,11 +17,11 @@ namespace MountChain.FileSystems.Operations;
 internal sealed partial class KernelCopy
 {
     /// <summary>Bytes located per call: bounds the span list of a fragmented file.</summary>
-    private const long Window = 64 << 20;
+    private const int Window = 64 << 20;
     /// <summary>Bytes per copy_file_range call: progress and the cache drop follow at this step.</summary>
     private const int Step = 8 << 20;
 
-    private readonly List<FileSpan> _spans = [];
+    private readonly List<FileRange> _spans = [];
     /// <summary>Set once the kernel or the target refuses copy_file_range: later files go the read/write way at once.</summary>
     private bool _unsupported = !OperatingSystem.IsLinux();
 
@@ -35,12 +34,12 @@ internal sealed partial class KernelCopy
         long offset = start;
         while (offset < end && !_unsupported)
         {
-            long want = Math.Min(Window, end - offset);
+            int want = (int)Math.Min(Window, end - offset);
             _spans.Clear();
             if (!fs.TryLocate(entry, offset, want, _spans) || Total(_spans) != want) return offset;
             foreach (var span in _spans)
             {
-                if (span.Handle != null && !CopySpan(span, target, offset, copied, out long reached)) return reached;
+                if (span.Handle != null && !CopySpan(entry, span, target, offset, copied, out long reached)) return reached;
                 if (span.Handle == null) copied(span.Length);
                 offset += span.Length;
             }
@@ -48,7 +47,7 @@ internal sealed partial class KernelCopy
         return offset;
     }
 
-    private bool CopySpan(FileSpan span, SafeFileHandle target, long at, Action<long> copied, out long reached)
+    private bool CopySpan(FsEntry entry, FileRange span, SafeFileHandle target, long at, Action<long> copied, out long reached)
     {
         long done = 0;
         while (done < span.Length)
@@ -64,9 +63,9 @@ internal sealed partial class KernelCopy
                     reached = at + done;
                     return false;
                 }
-                throw new IOException($"copying {span.FilePath} at byte {from}: {Marshal.GetPInvokeErrorMessage(errno)}");
+                throw new IOException($"{entry.Path}: copying from a link file at byte {from}: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
-            if (n == 0) throw new CorruptMetadataException(span.FilePath ?? "?", $"unexpected end of file at byte {from} (file truncated?)");
+            if (n == 0) throw new FileSystemCorruptException($"{entry.Path}: a link file ends at byte {from}, before data the chain maps there (file truncated?)");
             Native.DropCache(span.Handle!, from, n);
             done += n;
             copied(n);
@@ -75,7 +74,7 @@ internal sealed partial class KernelCopy
         return true;
     }
 
-    private static long Total(List<FileSpan> spans)
+    private static long Total(List<FileRange> spans)
     {
         long sum = 0;
         foreach (var s in spans) sum += s.Length;

@@ -21,7 +21,7 @@ public sealed class VolumeErrorNaming(IFileSystem inner, string volume) : IFileS
     public string ReadLink(FsEntry entry) => Named(entry.Path, () => Inner.ReadLink(entry));
     public IReadOnlyList<(long Offset, long Length)>? GetAllocatedRanges(FsEntry entry) => Named(entry.Path, () => Inner.GetAllocatedRanges(entry));
     public IReadOnlyList<(string Name, byte[] Value)>? GetExtendedAttributes(FsEntry entry) => Named(entry.Path, () => Inner.GetExtendedAttributes(entry));
-    public bool TryLocate(FsEntry entry, long offset, long length, List<Core.BlockDevices.FileSpan> output) => Named(entry.Path, () => Inner.TryLocate(entry, offset, length, output));
+    public bool TryLocate(FsEntry entry, long offset, int length, List<Core.BlockDevices.FileRange> output) => Named(entry.Path, () => Inner.TryLocate(entry, offset, length, output));
 
     public int Read(FsEntry entry, Span<byte> buffer, long offset)
     {

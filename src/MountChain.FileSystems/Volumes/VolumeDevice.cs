@@ -6,7 +6,7 @@ namespace MountChain.FileSystems.Volumes;
 /// A read-only window onto part of another device (a partition). Offsets are relative to the
 /// window's start; the window never reads outside its own range. Does not own the parent.
 /// </summary>
-public sealed class VolumeDevice : IBlockDevice
+public sealed class VolumeDevice : IBlockDevice, IFileRangeSource
 {
     private readonly IBlockDevice _parent;
     private readonly long _start;
@@ -44,10 +44,10 @@ public sealed class VolumeDevice : IBlockDevice
         foreach (var e in inner) output.Add(e with { Offset = e.Offset - _start });
     }
 
-    public bool TryLocate(long offset, long length, List<FileSpan> output)
+    public bool TryDescribe(long offset, int length, List<FileRange> output)
     {
         BlockDeviceGuard.CheckRange(this, offset, length);
-        return _parent.TryLocate(_start + offset, length, output);
+        return _parent is IFileRangeSource source && source.TryDescribe(_start + offset, length, output);
     }
 
     public void Dispose() { }

@@ -69,7 +69,7 @@ internal sealed class XfsFileDataReader(XfsSuperblock sb, IBlockDevice device, X
     }
 
     /// <summary>Where [offset, offset+length) (inside the file size) lies under the device: holes and unwritten extents are zeros.</summary>
-    public bool TryLocate(XfsInode inode, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(XfsInode inode, long offset, long length, List<FileRange> output)
     {
         XfsExtent[] extents = GetExtents(inode);
         int blockLog = sb.BlockLog;
@@ -77,24 +77,24 @@ internal sealed class XfsFileDataReader(XfsSuperblock sb, IBlockDevice device, X
         long position = offset, end = offset + length;
         while (position < end)
         {
-            if (index >= extents.Length) { FileSpans.Append(output, FileSpan.Zeros(end - position)); break; }
+            if (index >= extents.Length) { VolumeRanges.Zeros(output, end - position); break; }
             var e = extents[index];
             long extentStart = (long)(e.FileBlock << blockLog), extentEnd = (long)(e.FileBlockEnd << blockLog);
             if (position < extentStart)
             {
                 long gap = Math.Min(end, extentStart) - position;
-                FileSpans.Append(output, FileSpan.Zeros(gap));
+                VolumeRanges.Zeros(output, gap);
                 position += gap;
                 continue;
             }
             long n = Math.Min(end, extentEnd) - position;
-            if (e.Unwritten) FileSpans.Append(output, FileSpan.Zeros(n));
+            if (e.Unwritten) VolumeRanges.Zeros(output, n);
             else
             {
                 long physical = sb.BlockAddress(e.StartBlock, e.BlockCount, $"inode {inode.Number} extent") + (position - extentStart);
                 if (physical + n > device.Length)
                     throw new FileSystemCorruptException($"XFS inode {inode.Number}: extent data lies beyond the end of the device");
-                if (!device.TryLocate(physical, n, output)) return false;
+                if (!VolumeRanges.TryDescribe(device, physical, n, output)) return false;
             }
             position += n;
             index++;

@@ -161,7 +161,7 @@ public sealed class XfsFileSystem : IFileSystem
         return _symlinks.Read(inode);
     }
 
-    public bool TryLocate(FsEntry entry, long offset, long length, List<FileSpan> output)
+    public bool TryLocate(FsEntry entry, long offset, int length, List<FileRange> output)
     {
         var inode = Resolve(entry).Inode;
         if (!inode.IsRegular || inode.IsRealtime || inode.Format is not (XfsForkFormat.Extents or XfsForkFormat.Btree)) return false;

@@ -5,7 +5,7 @@ using MountChain.Tests.Infrastructure;
 namespace MountChain.Tests.Chain;
 
 /// <summary>
-/// <see cref="IBlockDevice.TryLocate"/> (what zero-copy extraction copies from) names exactly the
+/// <see cref="IFileRangeSource.TryDescribe"/> (what zero-copy extraction copies from) names exactly the
 /// bytes qemu-img shows for the generation: file spans read back through their handles, and zero
 /// spans where the chain holds zeros, for every uncompressed base format; a compressed grain is
 /// refused so callers read instead.
@@ -40,8 +40,8 @@ public sealed class LocateTests(ChainCache cache) : IClassFixture<ChainCache>
             }
             foreach (var (offset, length) in ranges)
             {
-                var spans = new List<FileSpan>();
-                Assert.True(device.TryLocate(offset, length, spans), $"{format} generation {g}: {offset}+{length} not located");
+                var spans = new List<FileRange>();
+                Assert.True(device.TryDescribe(offset, length, spans), $"{format} generation {g}: {offset}+{length} not located");
                 Assert.Equal(length, spans.Sum(s => s.Length));
                 Assert.True(chain.ReadRaw(g, offset, length).AsSpan().SequenceEqual(ReadSpans(spans)),
                     $"{format} generation {g}: located bytes at {offset}+{length} differ from qemu-img convert");
@@ -55,18 +55,18 @@ public sealed class LocateTests(ChainCache cache) : IClassFixture<ChainCache>
         var chain = cache.Get(Spec(BaseFormat.StreamOptimized));
         using var opened = VmdkChain.Open(chain.Top);
         using var device = opened.OpenGeneration(0);
-        Assert.False(device.TryLocate(0, device.Length, []));
+        Assert.False(device.TryDescribe(0, (int)device.Length, []));
     }
 
-    private static byte[] ReadSpans(List<FileSpan> spans)
+    private static byte[] ReadSpans(List<FileRange> spans)
     {
         var bytes = new byte[spans.Sum(s => s.Length)];
         int at = 0;
         foreach (var span in spans)
         {
             if (span.Handle != null)
-                Assert.Equal((int)span.Length, RandomAccess.Read(span.Handle, bytes.AsSpan(at, (int)span.Length), span.FileOffset));
-            at += (int)span.Length;
+                Assert.Equal(span.Length, RandomAccess.Read(span.Handle, bytes.AsSpan(at, span.Length), span.FileOffset));
+            at += span.Length;
         }
         return bytes;
     }
