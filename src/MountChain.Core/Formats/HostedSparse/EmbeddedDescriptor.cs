@@ -36,6 +36,14 @@ public static class EmbeddedDescriptor
         return region;
     }
 
+    /// <summary>
+    /// The region of a file that holds a descriptor, or null when it holds none: no region named
+    /// in the header, or one left blank (qemu reserves an all-NUL region in every extent of a
+    /// split twoGbMaxExtentSparse disk; the descriptor lives in the separate .vmdk, §1.1).
+    /// </summary>
+    public static byte[]? ReadDescriptorRegion(SafeFileHandle handle, SparseExtentHeader header, string path) =>
+        ReadRegion(handle, header, path) is { } region && !string.IsNullOrWhiteSpace(TextOf(region)) ? region : null;
+
     /// <summary>The text of a region: UTF-8 up to the first NUL.</summary>
     public static string TextOf(byte[] region)
     {
