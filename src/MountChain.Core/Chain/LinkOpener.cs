@@ -12,7 +12,7 @@ namespace MountChain.Core.Chain;
 /// Opens one link from its file: a sparse file with an embedded descriptor, or a text descriptor
 /// whose extent lines name the data files (format doc §1.1, §6.1).
 /// </summary>
-public static class LinkOpener
+internal static class LinkOpener
 {
     public static Link Open(string path)
     {

@@ -9,7 +9,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// <c>descriptorOffset</c>, UTF-8 text padded with NULs (format doc §1.1, §2.1, §2.4). The one
 /// place that finds, reads and rewrites it.
 /// </summary>
-public static class EmbeddedDescriptor
+internal static class EmbeddedDescriptor
 {
     /// <summary>The parsed header when the file starts with "KDMV", else null (a text descriptor or another format).</summary>
     public static SparseExtentHeader? TryReadHeader(SafeFileHandle handle, string path)
