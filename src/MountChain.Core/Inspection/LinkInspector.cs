@@ -112,9 +112,17 @@ internal static class LinkInspector
             ArrayPool<uint>.Shared.Return(table);
         }
         if (tooMany) return null;
-        entries.Sort();
         var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(entries);
+        // Grains are mostly allocated in table order: skip the sort when they already are.
+        if (!IsSorted(sorted)) sorted.Sort();
         int at = GrainRuns.FirstOverlap<uint>(sorted, extent.IsCompressed ? 1 : extent.GrainSectors);
         return at < 0 ? null : $"two grains overlap at sector {sorted[at]}";
+    }
+
+    private static bool IsSorted(ReadOnlySpan<uint> values)
+    {
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] < values[i - 1]) return false;
+        return true;
     }
 }
