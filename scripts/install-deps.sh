@@ -14,6 +14,7 @@ packages=(
   ntfs-3g xfsprogs e2fsprogs mtools dosfstools exfatprogs exfat-fuse fdisk util-linux attr acl
   lvm2                          # pvcreate/vgcreate/lvcreate/vgcfgrestore for the LVM fixtures
   openssl time procps kmod fio bc python3
+  gcc libfuse3-dev pkg-config   # perf/fuse/transport.sh builds perf/fuse/ramfuse.c against libfuse3
   python3-libnbd strace         # perf/soak.sh's NBD client; the read-only proof traces the CLI
   clang zlib1g-dev              # NativeAOT publish of the mountchain binary (scripts/install.sh)
   afl++                         # scripts/fuzz.sh: coverage-guided fuzzing (SharpFuzz-instrumented targets)

@@ -73,7 +73,7 @@ public static class BenchCommands
             {
                 Console.WriteLine($"{report.File} generation {report.Generation} ({report.Links} links), {m} {bytes}-byte reads, {report.Threads} thread(s)");
                 Console.WriteLine($"  open: {report.OpenMs} ms   open + first read: {report.OpenFirstReadMs} ms (again, jitted: {report.WarmOpenFirstReadMs} ms)");
-                Console.WriteLine($"  {report.Reads} reads, {Progress.FormatBytes(report.Bytes)} in {report.Seconds} s: {report.Iops} IOPS, {report.GigabytesPerSecond} GB/s; {report.CpuSeconds} s CPU ({report.ReadsPerCpuSecond} reads per CPU second)");
+                Console.WriteLine($"  {report.Reads} reads, {Progress.FormatBytes(report.ReadTotalBytes)} in {report.Seconds} s: {report.Iops} IOPS, {report.GigabytesPerSecond} GB/s; {report.CpuSeconds} s CPU ({report.ReadsPerCpuSecond} reads per CPU second)");
                 Console.WriteLine($"  peak RSS: {Progress.FormatBytes(report.PeakRssBytes)} (allocated in all: {Progress.FormatBytes(report.AllocatedBytes)} in {report.Gen0Collections} gen0 GCs; grain map: {report.MapRuns} runs cached)");
             }
             return ExitCodes.Success;
@@ -137,7 +137,7 @@ public static class BenchCommands
         return new Measured(reads, device.Length, clock.Elapsed.TotalSeconds);
     }
 
-    internal sealed record BenchReport(string File, int Generation, int Links, string Mode, int ReadBytes, int Threads,
-        long Reads, long Bytes, double Seconds, double Iops, double GigabytesPerSecond, double OpenMs, double OpenFirstReadMs, double WarmOpenFirstReadMs,
+    internal sealed record BenchReport(string File, int Generation, int Links, string Mode, int ReadSizeBytes, int Threads,
+        long Reads, long ReadTotalBytes, double Seconds, double Iops, double GigabytesPerSecond, double OpenMs, double OpenFirstReadMs, double WarmOpenFirstReadMs,
         double CpuSeconds, double ReadsPerCpuSecond, long PeakRssBytes, long AllocatedBytes, int Gen0Collections, long MapRuns);
 }

@@ -140,7 +140,8 @@ public static class ChainCommands
             string? FileOf(int g) => g < 0 || disk.Chain is null ? null : disk.Chain.Links[g].Path;
             if (parse.GetValue(JsonOption))
             {
-                Json.Write(extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))).ToList(), Json.Types.ListMapEntry);
+                Json.Write(new MapResult(disk.SourcePath, disk.Generation, disk.Device.Length,
+                    extents.Select(e => new MapEntry(e.Offset, e.Length, KindName(e.Kind), e.Generation < 0 ? null : e.Generation, FileOf(e.Generation))).ToList()), Json.Types.MapResult);
                 return ExitCodes.Success;
             }
             Console.WriteLine($"{"offset",16} {"length",16}  {"kind",-11} generation  file");
@@ -220,9 +221,10 @@ public static class ChainCommands
         return ExitCodes.Success;
     }
 
-    internal sealed record MapEntry(long Offset, long Length, string Kind, int? Generation, string? File);
-    internal sealed record HashResult(string Sha256, string File, int Generation, long LengthBytes);
+    internal sealed record MapResult(string File, int Generation, long SizeBytes, List<MapEntry> Extents);
+    internal sealed record MapEntry(long Offset, long SizeBytes, string Kind, int? Generation, string? File);
+    internal sealed record HashResult(string Sha256, string File, int Generation, long SizeBytes);
     internal sealed record ChangedAreasResult(int From, int To, long ChangedBytes, List<AreaResult> Areas);
-    internal sealed record AreaResult(long Offset, long Length);
+    internal sealed record AreaResult(long Offset, long SizeBytes);
     internal sealed record ChangedAcrossResult(string File, int To, string FromFile, int From, int Ancestor, string AncestorFile, long ChangedBytes, List<AreaResult> Areas);
 }

@@ -62,14 +62,17 @@ public static class FileCommands
             {
                 Json.WriteStreaming(w =>
                 {
-                    w.WriteStartArray();
+                    w.WriteStartObject();
+                    w.WriteString("file", disk.SourcePath);
+                    w.WriteNumber("generation", disk.Generation);
+                    w.WriteStartArray("volumes");
                     foreach (var v in volumes)
                     {
                         w.WriteStartObject();
                         w.WriteString("name", v.Name);
                         w.WriteString("scheme", v.LogicalVolumeName != null ? "lvm2" : v.Partition.Scheme.ToString().ToLowerInvariant());
                         w.WriteNumber("offset", v.Offset);
-                        w.WriteNumber("length", v.Length);
+                        w.WriteNumber("sizeBytes", v.Length);
                         w.WriteString("type", v.Partition.TypeId);
                         if (PartitionTypeNames.Of(v.Partition) is { } typeName && v.LogicalVolumeName == null) w.WriteString("typeName", typeName);
                         w.WriteString("partitionLabel", v.Partition.PartitionLabel);
@@ -79,6 +82,7 @@ public static class FileCommands
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
+                    w.WriteEndObject();
                 });
                 return ExitCodes.Success;
             }
@@ -127,9 +131,15 @@ public static class FileCommands
             {
                 Json.WriteStreaming(w =>
                 {
-                    w.WriteStartArray();
+                    w.WriteStartObject();
+                    w.WriteString("file", disk.SourcePath);
+                    w.WriteNumber("generation", disk.Generation);
+                    w.WriteString("volume", volume.Info.Name);
+                    w.WriteString("path", start.Path);
+                    w.WriteStartArray("entries");
                     foreach (var e in entries) WriteEntry(w, fs, e, withXattrs);
                     w.WriteEndArray();
+                    w.WriteEndObject();
                 });
                 return ExitCodes.Success;
             }
@@ -222,7 +232,8 @@ public static class FileCommands
             var manifest = FileManifest.Build(volume.FileSystem, volume.FileSystem.Root);
             if (parse.GetValue(json))
             {
-                Json.Write(new FilesHashResult(disk.SourcePath, disk.Generation, volume.Info.Name, manifest), Json.Types.FilesHashResult);
+                Json.Write(new FilesHashResult(disk.SourcePath, disk.Generation, volume.Info.Name,
+                    manifest.Select(e => new FileHashEntry(e.Path, e.Size, e.Sha256)).ToList()), Json.Types.FilesHashResult);
                 return ExitCodes.Success;
             }
             var stdout = new StreamWriter(Console.OpenStandardOutput(), new UTF8Encoding(false));
@@ -274,7 +285,11 @@ public static class FileCommands
             {
                 Json.WriteStreaming(w =>
                 {
-                    w.WriteStartArray();
+                    w.WriteStartObject();
+                    w.WriteString("file", path);
+                    w.WriteNumber("from", before.Generation);
+                    w.WriteNumber("to", after.Generation);
+                    w.WriteStartArray("volumes");
                     foreach (var p in result)
                     {
                         w.WriteStartObject();
@@ -287,14 +302,15 @@ public static class FileCommands
                             w.WriteStartObject();
                             w.WriteString("change", c.Kind.ToString().ToLowerInvariant());
                             w.WriteString("path", c.Path);
-                            if (c.Before != null) { w.WriteNumber("sizeBefore", c.Before.Size); w.WriteString("sha256Before", c.Before.Sha256); }
-                            if (c.After != null) { w.WriteNumber("sizeAfter", c.After.Size); w.WriteString("sha256After", c.After.Sha256); }
+                            if (c.Before != null) { w.WriteNumber("sizeBytesBefore", c.Before.Size); w.WriteString("sha256Before", c.Before.Sha256); }
+                            if (c.After != null) { w.WriteNumber("sizeBytesAfter", c.After.Size); w.WriteString("sha256After", c.After.Sha256); }
                             w.WriteEndObject();
                         }
                         w.WriteEndArray();
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
+                    w.WriteEndObject();
                 });
                 return ExitCodes.Success;
             }
@@ -332,7 +348,7 @@ public static class FileCommands
         w.WriteString("name", e.Name);
         w.WriteString("path", e.Path);
         w.WriteString("type", e.Type.ToString().ToLowerInvariant());
-        w.WriteNumber("size", e.Size);
+        w.WriteNumber("sizeBytes", e.Size);
         w.WriteNumber("id", e.Id);
         w.WriteNumber("links", e.LinkCount);
         if (e.ModifiedTime is { } m) { w.WriteString("mtime", Time(m)); w.WriteNumber("mtimeNs", UnixNs(m)); }

@@ -93,7 +93,7 @@ public static class InfoCommand
     private static void PrintInfo(ChainInfo info)
     {
         Console.WriteLine($"{(info.Format == "raw" ? "raw image" : "chain")}: {info.File}");
-        Console.WriteLine($"capacity:  {info.CapacityBytes} bytes ({Progress.FormatBytes(info.CapacityBytes)})");
+        Console.WriteLine($"capacity:  {info.SizeBytes} bytes ({Progress.FormatBytes(info.SizeBytes)})");
         if (info.Format == "raw")
         {
             Console.WriteLine("not a VMDK: read as a raw disk image (generation 0) by every command");
@@ -110,19 +110,19 @@ public static class InfoCommand
             Console.WriteLine($"generation {l.Generation}: {l.File}");
             Console.WriteLine($"  createType: {l.CreateType}");
             Console.WriteLine($"  CID: {l.Cid}  parentCID: {l.ParentCid}{(l.ParentHint is null ? "" : $"  parent hint: {l.ParentHint}")}");
-            Console.WriteLine($"  capacity: {l.CapacityBytes} bytes  grain: {(l.GrainBytes == 0 ? "-" : l.GrainBytes + " bytes")}");
+            Console.WriteLine($"  capacity: {l.SizeBytes} bytes  grain: {(l.GrainBytes == 0 ? "-" : l.GrainBytes + " bytes")}");
             Console.WriteLine($"  allocated: {l.AllocatedBytes} bytes ({Progress.FormatBytes(l.AllocatedBytes)}), zeroed: {l.ZeroBytes} bytes");
             foreach (var e in l.Extents)
-                Console.WriteLine($"  extent: {e.Access} {e.Type} {e.LengthBytes} bytes {(e.File is null ? "" : $"\"{e.File}\"")}{(e.OffsetSectors != 0 ? $" at sector {e.OffsetSectors}" : "")}");
+                Console.WriteLine($"  extent: {e.Access} {e.Type} {e.SizeBytes} bytes {(e.File is null ? "" : $"\"{e.File}\"")}{(e.OffsetSectors != 0 ? $" at sector {e.OffsetSectors}" : "")}");
             Console.WriteLine($"  validation: {(l.Validation.StartsWith("CID mismatch", StringComparison.Ordinal) ? "!! " : "")}{l.Validation}");
             foreach (var p in l.Problems ?? []) if (!l.Validation.Contains(p)) Console.WriteLine($"  warning: {p}");
         }
     }
 
     /// <param name="Format">"vmdk" or "raw" (a file that is not a VMDK, read as a raw image).</param>
-    internal sealed record ChainInfo(string File, string Format, long CapacityBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings,
+    internal sealed record ChainInfo(string File, string Format, long SizeBytes, int LinkCount, string Validation, List<LinkInfo> Links, IReadOnlyList<string>? Warnings,
         Dictionary<string, string>? DiskDatabase);
     internal sealed record LinkInfo(int Generation, string File, string CreateType, string? Cid, string? ParentCid, string? ParentHint,
-        long CapacityBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
-    internal sealed record ExtentInfo(string Access, string Type, long LengthBytes, string? File, long OffsetSectors);
+        long SizeBytes, long GrainBytes, long AllocatedBytes, long ZeroBytes, string Validation, List<ExtentInfo> Extents, IReadOnlyList<string>? Problems);
+    internal sealed record ExtentInfo(string Access, string Type, long SizeBytes, string? File, long OffsetSectors);
 }

@@ -54,7 +54,7 @@ public static class InspectCommands
         return command;
     }
 
-    internal sealed record TreeNodeJson(string File, string CreateType, string Cid, string ParentCid, long CapacityBytes, string[] Extents,
+    internal sealed record TreeNodeJson(string File, string CreateType, string Cid, string ParentCid, long SizeBytes, string[] Extents,
         bool? OutsideFolder, string Edge, string? Problem, List<TreeNodeJson> Children);
     internal sealed record StrayJson(string File, string Reason);
     internal sealed record TreeJsonRoot(string Folder, int Links, List<TreeNodeJson> Roots, List<TreeNodeJson> InCycles, List<StrayJson> Orphans, List<StrayJson> Unreadable);

@@ -290,12 +290,12 @@ public static class RedoCommands
 }
 
 /// <summary>The --json outputs of the redo-log commands (property order is the output's order).</summary>
-internal sealed record ChildCreated(string File, string Parent, int Generation, string Cid, string ParentCid, string? ParentFileNameHint, long CapacityBytes);
-internal sealed record WriteResult(string File, long Offset, long Bytes, string Cid, IReadOnlyList<string> Repairs);
+internal sealed record ChildCreated(string File, string Parent, int Generation, string Cid, string ParentCid, string? ParentFileNameHint, long SizeBytes);
+internal sealed record WriteResult(string File, long Offset, long WrittenBytes, string Cid, IReadOnlyList<string> Repairs);
 internal sealed record CommitOutput(string Log, string Parent, string OldParentCid, string NewParentCid, long BytesCopied, long BytesZeroed, bool Resumed);
 internal sealed record UnlinkResult(IReadOnlyList<string> Deleted);
 internal sealed record RepairResult(string File, IReadOnlyList<string> Repairs);
-internal sealed record WriteBenchResult(long Writes, int? Writers, long Bytes, double Seconds, double Iops, double MbPerSecond);
+internal sealed record WriteBenchResult(long Writes, int? Writers, long WrittenBytes, double Seconds, double Iops, double MbPerSecond);
 
 /// <summary>Byte counts with binary suffixes: 512, 4K, 16M, 1G, 2T (also KiB/MiB forms).</summary>
 public static class SizeText

@@ -21,7 +21,7 @@ namespace MountChain.Cli.Infrastructure;
 [JsonSerializable(typeof(MountResult))]
 [JsonSerializable(typeof(ServeResult))]
 [JsonSerializable(typeof(ChainCommands.HashResult))]
-[JsonSerializable(typeof(List<ChainCommands.MapEntry>))]
+[JsonSerializable(typeof(ChainCommands.MapResult))]
 [JsonSerializable(typeof(ChainCommands.ChangedAreasResult))]
 [JsonSerializable(typeof(ChainCommands.ChangedAcrossResult))]
 [JsonSerializable(typeof(InspectCommands.TreeJsonRoot))]

@@ -81,7 +81,7 @@ public sealed class ErrorLineTests : IDisposable
         try { ProcessRunner.Bash("mkdir docs && echo hello > docs/report.txt", mnt); }
         finally { ProcessRunner.Bash($"umount {mnt}"); }
         var ls = JsonDocument.Parse(MountChainCli.Run("ls", image, "p0:/docs", "--json").StdoutBytes).RootElement;
-        int record = (int)ls.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "report.txt").GetProperty("id").GetUInt64();
+        int record = (int)ls.GetProperty("entries").EnumerateArray().Single(e => e.GetProperty("name").GetString() == "report.txt").GetProperty("id").GetUInt64();
 
         // Tear the file's MFT record: its first sector's last two bytes no longer match the update sequence.
         var ntfs = new NtfsImagePatcher(image);

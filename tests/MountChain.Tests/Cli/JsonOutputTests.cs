@@ -23,6 +23,51 @@ public sealed class JsonOutputTests : IDisposable
         return root;
     }
 
+    /// <summary>Names a byte count may not have: every size is "sizeBytes", every amount "...Bytes".</summary>
+    private static readonly string[] OtherSpellingsOfSizes = ["size", "length", "bytes", "capacity", "capacityBytes", "lengthBytes", "sizeBefore", "sizeAfter"];
+
+    private static IEnumerable<string> PropertyNames(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => e.EnumerateObject().SelectMany(p => PropertyNames(p.Value).Prepend(p.Name)),
+        JsonValueKind.Array => e.EnumerateArray().SelectMany(PropertyNames),
+        _ => [],
+    };
+
+    [FileSystemToolsFact("mkfs.ext4")]
+    public void Every_json_output_is_one_object_with_one_spelling_of_sizes()
+    {
+        string content = _dir.Dir("content");
+        File.WriteAllText(Path.Combine(content, "a.txt"), "alpha\n");
+        string raw = _dir.File("ext4.img");
+        ProcessRunner.Bash($"truncate -s 16M {raw} && mkfs.ext4 -q -F -d {content} {raw}");
+        string chain = _dir.Dir("chain"), baseVmdk = Path.Combine(chain, "base.vmdk"), child = Path.Combine(chain, "child.vmdk");
+        Qemu.Img(chain, "convert", "-O", "vmdk", raw, baseVmdk);
+        Qemu.Img(chain, "create", "-f", "vmdk", "-b", "base.vmdk", "-F", "vmdk", child);
+        Qemu.Io(chain, child, ["write -P 0x11 15M 64K"]);
+        string[][] commands =
+        [
+            ["info", child], ["hash", child], ["map", child], ["changed", child, "--from", "0", "--to", "1"],
+            ["diff", child, "--from", "0", "--to", "1"], ["diff", child, "--from", "0", "--to", "1", "--files"],
+            ["volumes", child], ["ls", child, "p0:/", "-r"], ["files-hash", child], ["check", child], ["tree", chain],
+            ["extract", child, "p0:/a.txt", _dir.File("out")], ["convert", child, _dir.File("copy.raw")],
+            ["bench", child, "--mode", "random", "--count", "100"], ["create-child", child, _dir.File("kid.vmdk")],
+        ];
+        foreach (var command in commands)
+        {
+            var root = Object(MountChainCli.Run([.. command, "--json"]));
+            var wrong = PropertyNames(root).Intersect(OtherSpellingsOfSizes).ToList();
+            Assert.True(wrong.Count == 0, $"{command[0]} --json: {string.Join(", ", wrong)}");
+        }
+        Assert.Equal(16 << 20, Object(MountChainCli.Run("info", child, "--json")).GetProperty("sizeBytes").GetInt64());
+        var volumes = Object(MountChainCli.Run("volumes", child, "--json"));
+        Assert.Equal(1, volumes.GetProperty("generation").GetInt32());
+        Assert.Equal(16 << 20, volumes.GetProperty("volumes")[0].GetProperty("sizeBytes").GetInt64());
+        var entries = Object(MountChainCli.Run("ls", child, "p0:/", "--json")).GetProperty("entries");
+        Assert.Equal(6, entries.EnumerateArray().Single(e => e.GetProperty("name").GetString() == "a.txt").GetProperty("sizeBytes").GetInt64());
+        var map = Object(MountChainCli.Run("map", child, "--json"));
+        Assert.Equal(16L << 20, map.GetProperty("extents").EnumerateArray().Sum(e => e.GetProperty("sizeBytes").GetInt64()));
+    }
+
     [Fact]
     public void Errors_are_json_objects_on_stderr_with_json()
     {
@@ -47,7 +92,7 @@ public sealed class JsonOutputTests : IDisposable
         ProcessRunner.Bash($"truncate -s 16M {image} && mkfs.ext4 -q -F -d {content} {image}");
 
         var converted = Object(MountChainCli.Run("convert", image, _dir.File("copy.raw"), "--json"));
-        Assert.Equal(16 << 20, converted.GetProperty("lengthBytes").GetInt64());
+        Assert.Equal(16 << 20, converted.GetProperty("sizeBytes").GetInt64());
         Assert.Equal(_dir.File("copy.raw"), converted.GetProperty("target").GetString());
 
         var hashes = Object(MountChainCli.Run("files-hash", image, "--partition", "0", "--json"));

@@ -61,7 +61,7 @@ public sealed class NtfsPathTests : IDisposable
         Assert.Equal("real-file\n", Cat(image, "p0:/a:b"));
         Assert.Equal("stream-data", Cat(image, "p0:/a:b:$DATA"));
         var ls = JsonDocument.Parse(MountChainCli.Run("ls", image, "p0:/", "--json").StdoutBytes).RootElement;
-        var named = ls.EnumerateArray().Where(e => e.GetProperty("name").GetString() == "a:b").ToList();
+        var named = ls.GetProperty("entries").EnumerateArray().Where(e => e.GetProperty("name").GetString() == "a:b").ToList();
         Assert.Equal(2, named.Count);
         Assert.Single(named, e => e.TryGetProperty("stream", out var s) && s.GetString() == "b");
     }

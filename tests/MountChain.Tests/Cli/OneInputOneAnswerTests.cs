@@ -23,7 +23,7 @@ public sealed class OneInputOneAnswerTests : IDisposable
         Assert.Contains("raw image", info.Stdout);
         var json = JsonDocument.Parse(MountChainCli.Run("info", image, "--json").StdoutBytes).RootElement;
         Assert.Equal("raw", json.GetProperty("format").GetString());
-        Assert.Equal(3 << 20, json.GetProperty("capacityBytes").GetInt64());
+        Assert.Equal(3 << 20, json.GetProperty("sizeBytes").GetInt64());
         Assert.Equal(0, MountChainCli.Run("hash", image).ExitCode);
     }
 
@@ -90,7 +90,7 @@ public sealed class OneInputOneAnswerTests : IDisposable
         Assert.Contains("data", lines[4]);
 
         var json = JsonDocument.Parse(MountChainCli.Run("volumes", disk, "--json").StdoutBytes).RootElement;
-        var first = json.ValueKind == JsonValueKind.Array ? json[0] : json.GetProperty("volumes")[0];
+        var first = json.GetProperty("volumes")[0];
         Assert.Equal("EFI System", first.GetProperty("typeName").GetString());
         Assert.Equal("EFI boot", first.GetProperty("partitionLabel").GetString());
     }

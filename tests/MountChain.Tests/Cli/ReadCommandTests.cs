@@ -97,8 +97,8 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
         foreach (int g in new[] { 1, 4 })
         {
             using var json = JsonDocument.Parse(Run("map", "--json", "-g", g.ToString(), chain.Top).Stdout);
-            var extents = json.RootElement.EnumerateArray().Select(e => new BlockExtent(
-                e.GetProperty("offset").GetInt64(), e.GetProperty("length").GetInt64(),
+            var extents = json.RootElement.GetProperty("extents").EnumerateArray().Select(e => new BlockExtent(
+                e.GetProperty("offset").GetInt64(), e.GetProperty("sizeBytes").GetInt64(),
                 e.GetProperty("kind").GetString() switch { "allocated" => ExtentKind.Data, "zero" => ExtentKind.Zero, _ => ExtentKind.Unallocated },
                 e.TryGetProperty("generation", out var gen) ? gen.GetInt32() : -1)).ToList();
             var ours = SectorMap.FromExtents(extents, Spec.Size);
@@ -115,7 +115,7 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
         using var json = JsonDocument.Parse(Run("changed", "--json", "--from", "1", "--to", "4", chain.Top).Stdout);
         var covered = new bool[Spec.Size / 512];
         foreach (var a in json.RootElement.GetProperty("areas").EnumerateArray())
-            for (long s = a.GetProperty("offset").GetInt64() / 512; s < (a.GetProperty("offset").GetInt64() + a.GetProperty("length").GetInt64()) / 512; s++)
+            for (long s = a.GetProperty("offset").GetInt64() / 512; s < (a.GetProperty("offset").GetInt64() + a.GetProperty("sizeBytes").GetInt64()) / 512; s++)
                 covered[s] = true;
         var from = File.ReadAllBytes(chain.RawPath(1));
         var to = File.ReadAllBytes(chain.RawPath(4));
@@ -144,7 +144,7 @@ public sealed class ReadCommandTests(ChainCache cache) : IClassFixture<ChainCach
         using var json = JsonDocument.Parse(Run("info", "--json", chain.Top).Stdout);
         var links = json.RootElement.GetProperty("links").EnumerateArray().ToList();
         Assert.Equal(5, links.Count);
-        Assert.Equal(Spec.Size, json.RootElement.GetProperty("capacityBytes").GetInt64());
+        Assert.Equal(Spec.Size, json.RootElement.GetProperty("sizeBytes").GetInt64());
         using var opened = VmdkChain.Open(chain.Top);
         for (int g = 0; g < 5; g++)
         {

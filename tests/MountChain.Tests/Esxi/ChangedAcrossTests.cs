@@ -50,7 +50,7 @@ public sealed class ChangedAcrossTests : IDisposable
         Assert.True(r.ExitCode == 0, r.All);
         using var doc = JsonDocument.Parse(r.Stdout);
         return doc.RootElement.GetProperty("areas").EnumerateArray()
-            .Select(a => (a.GetProperty("offset").GetInt64(), a.GetProperty("length").GetInt64())).ToList();
+            .Select(a => (a.GetProperty("offset").GetInt64(), a.GetProperty("sizeBytes").GetInt64())).ToList();
     }
 
     private static bool Covered(List<(long Offset, long Length)> areas, long at) => areas.Any(a => at >= a.Offset && at < a.Offset + a.Length);

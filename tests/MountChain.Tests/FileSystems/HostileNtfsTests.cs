@@ -120,7 +120,7 @@ public sealed class HostileNtfsTests : IDisposable
         Directory.CreateDirectory(mnt);
         ProcessRunner.Bash($"ntfs-3g {Image} {mnt} && mkdir -p {mnt}/sub/inner && echo x > {mnt}/sub/file && umount {mnt}");
         var root = MountChainCli.Run("ls", Image, "p0:/", "--json");
-        ulong sub = System.Text.Json.JsonDocument.Parse(root.Stdout).RootElement.EnumerateArray()
+        ulong sub = System.Text.Json.JsonDocument.Parse(root.Stdout).RootElement.GetProperty("entries").EnumerateArray()
             .Single(e => e.GetProperty("name").GetString() == "sub").GetProperty("id").GetUInt64();
         // In sub's $INDEX_ROOT, the entry "inner" now names sub itself.
         var rec = NtfsImagePatcher.ReadAt(Image, ntfs.RecordOffset((int)sub), ntfs.RecordSize);

@@ -93,7 +93,7 @@ public sealed class NtfsChainTests : IDisposable
         Assert.True(diff.ExitCode == 0, diff.Stderr);
         Assert.Equal("D p1:/c.txt\nM p1:/b.txt\nA p1:/e.txt\n".Split('\n').Order(), diff.Stdout.Split('\n').Order());
         var json = MountChainCli.Run("diff", P("child2.vmdk"), "--from", "1", "--to", "2", "--files", "--json");
-        var changes = JsonDocument.Parse(json.Stdout).RootElement.EnumerateArray().Single().GetProperty("changes").EnumerateArray()
+        var changes = JsonDocument.Parse(json.Stdout).RootElement.GetProperty("volumes").EnumerateArray().Single().GetProperty("changes").EnumerateArray()
             .Select(c => (c.GetProperty("change").GetString(), c.GetProperty("path").GetString())).ToList();
         Assert.Equal([("modified", "./big.bin"), ("modified", "./dir/d.txt")], changes);
     }

@@ -14,7 +14,7 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     {
         var r = MountChainCli.Run(["ls", image, path, "--json", .. recursive ? new[] { "-r" } : []]);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        return JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToArray();
+        return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("entries").EnumerateArray().ToArray();
     }
 
     [FileSystemToolsFact(Tools, "ntfs-3g", "setfattr", NeedsRootAndFuse = true)]
@@ -43,7 +43,7 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
             Assert.Equal(f[1] switch { "f" => "file", "d" => "directory", "l" => "symlink", _ => "other" }, type);
             Assert.Equal(ulong.Parse(f[5]), e.GetProperty("id").GetUInt64());
             if (type == "directory") continue;
-            Assert.True(long.Parse(f[2]) == e.GetProperty("size").GetInt64(), $"size of {f[0]}");
+            Assert.True(long.Parse(f[2]) == e.GetProperty("sizeBytes").GetInt64(), $"size of {f[0]}");
             // %T@ prints seconds with a 10-digit fraction; NTFS keeps 100 ns.
             long expectedNs = (long)(decimal.Parse(f[3], CultureInfo.InvariantCulture) * 1_000_000_000m);
             Assert.True(expectedNs == e.GetProperty("mtimeNs").GetInt64(), $"mtime of {f[0]}");
@@ -84,7 +84,7 @@ public sealed class NtfsReaderTests(PopulatedNtfsImage fixture)
     {
         var root = LsJson(fixture.Image, "p0:/", recursive: false);
         var stream = Assert.Single(root, e => e.GetProperty("name").GetString() == "f.txt:stream1");
-        Assert.Equal(fixture.StreamValue.Length, stream.GetProperty("size").GetInt64());
+        Assert.Equal(fixture.StreamValue.Length, stream.GetProperty("sizeBytes").GetInt64());
         Assert.Equal(60, root.Count(e => e.GetProperty("name").GetString()!.StartsWith("manystreams.txt:")));
         var r = MountChainCli.Run("cat-file", fixture.Image, "p0:/f.txt:stream1");
         Assert.Equal(fixture.StreamValue, r.Stdout);

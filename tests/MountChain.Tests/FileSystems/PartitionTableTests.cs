@@ -17,7 +17,7 @@ public sealed class PartitionTableTests : IDisposable
     {
         var r = MountChainCli.Run("volumes", disk, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        return JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToArray();
+        return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("volumes").EnumerateArray().ToArray();
     }
 
     /// <summary>sfdisk's own view: partition number (from the node name) → (start, size) in bytes.</summary>
@@ -50,7 +50,7 @@ public sealed class PartitionTableTests : IDisposable
         foreach (var v in vols)
         {
             int k = int.Parse(v.GetProperty("name").GetString()![1..]);
-            Assert.Equal(view[k], (v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
+            Assert.Equal(view[k], (v.GetProperty("offset").GetInt64(), v.GetProperty("sizeBytes").GetInt64()));
             Assert.Equal("gpt", v.GetProperty("scheme").GetString());
         }
         Assert.Equal(("ntfs", "WinData"), Fs(vols[0]));
@@ -87,7 +87,7 @@ public sealed class PartitionTableTests : IDisposable
         File.WriteAllBytes(Disk, new byte[1 << 20]);
         var vols = Volumes(Disk);
         var v = Assert.Single(vols);
-        Assert.Equal(("p0", "unknown", 0L, 1L << 20), (v.GetProperty("name").GetString(), v.GetProperty("filesystem").GetString(), v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
+        Assert.Equal(("p0", "unknown", 0L, 1L << 20), (v.GetProperty("name").GetString(), v.GetProperty("filesystem").GetString(), v.GetProperty("offset").GetInt64(), v.GetProperty("sizeBytes").GetInt64()));
         var r = MountChainCli.Run("ls", Disk, "p1:/");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("p1 does not exist", r.Stderr);
@@ -134,7 +134,7 @@ public sealed class PartitionTableTests : IDisposable
         var vols = Volumes(Disk);
         Assert.Equal(new[] { "p1", "p2", "p5", "p6", "p7" }, vols.Select(v => v.GetProperty("name").GetString()));
         foreach (var v in vols)
-            Assert.Equal(view[int.Parse(v.GetProperty("name").GetString()![1..])], (v.GetProperty("offset").GetInt64(), v.GetProperty("length").GetInt64()));
+            Assert.Equal(view[int.Parse(v.GetProperty("name").GetString()![1..])], (v.GetProperty("offset").GetInt64(), v.GetProperty("sizeBytes").GetInt64()));
         Assert.Equal("extended", vols[1].GetProperty("filesystem").GetString());
         Assert.Equal(("ntfs", "Logical6"), Fs(vols[3]));
         Assert.Equal(0, MountChainCli.Run("ls", Disk, "p6:/").ExitCode);

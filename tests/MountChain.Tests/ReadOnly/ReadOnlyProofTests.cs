@@ -24,6 +24,27 @@ public sealed class ReadOnlyProofTests
         return Directory.GetFiles(dir);
     }
 
+    /// <summary>An ESXi chain: a VMFS flat base, a COWD delta and a SESparse delta on it (written by the ESXi test builders).</summary>
+    private static string[] MakeEsxiChain(string dir)
+    {
+        const long capacity = 12L << 11;
+        var raw = Esxi.EsxiImageBuilder.Pattern((int)capacity * 512, 1);
+        Esxi.EsxiImageBuilder.WriteVmfsBase(dir, "vm", raw, 0x11111111);
+        Esxi.EsxiChainTests.Cowd(2).WriteLink(dir, "vm-000001", 0x22222222, 0x11111111, "vm.vmdk");
+        Esxi.EsxiChainTests.SeSparse(3, capacity).WriteLink(dir, "vm-000002", 0x33333333, 0x22222222, "vm-000001.vmdk");
+        return Directory.GetFiles(dir);
+    }
+
+    [StraceFact]
+    public void Read_only_commands_never_write_an_esxi_chain()
+    {
+        using var dir = new TempDirectory("mc-ro");
+        string chainDir = dir.Dir("chain"), outDir = dir.Dir("out");
+        var guard = new InputGuard(MakeEsxiChain(chainDir), dir.Dir("traces"));
+        RunBlockCommands(guard, Path.Combine(chainDir, "vm-000002.vmdk"), outDir);
+        RunServe(guard, Path.Combine(chainDir, "vm-000002.vmdk"), outDir);
+    }
+
     /// <summary>An MBR disk with one FAT16 partition holding files (mkfs.vfat + mtools, no mount), as base.vmdk + c1.vmdk.</summary>
     private static string[] MakeFatChain(string dir)
     {
@@ -51,6 +72,7 @@ public sealed class ReadOnlyProofTests
             ["info", top], ["info", top, "--json"], ["hash", top], ["hash", top, "-g", "0"], ["cat", top],
             ["convert", top, Path.Combine(outDir, "gen1.raw")], ["map", top, "--json"], ["changed", top, "--from", "0", "--to", "1"],
             ["diff", top, "--from", "0", "--to", "1"], ["volumes", top], ["hash", top, "--single-link"],
+            ["check", top], ["check", top, "--json"], ["tree", Path.GetDirectoryName(top)!], ["tree", Path.GetDirectoryName(top)!, "--json"],
         ];
         foreach (var args in commands)
         {

@@ -46,7 +46,7 @@ public sealed class WritableCrashTests(ITestOutputHelper output)
             // Output is not captured: dd is silent (status=none) and the test watches the done file.
             var start = ProcessRunner.StartInfo("sh", ["-c", script]);
             start.RedirectStandardOutput = start.RedirectStandardError = false;
-            writer = System.Diagnostics.Process.Start(start);
+            writer = System.Diagnostics.Process.Start(start)!;
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (CountLines(done) < KillAfter)
             {

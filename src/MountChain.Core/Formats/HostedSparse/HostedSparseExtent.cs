@@ -22,6 +22,7 @@ internal sealed class HostedSparseExtent : IExtent
     private readonly HostedTableRules _rules;
     private readonly GrainTableReader<uint> _tables;
     private readonly DecompressedGrainCache? _grainCache;
+    private readonly IntentOverlay? _overlay;
 
     /// <summary>Opens <paramref name="path"/> (or reuses <paramref name="handle"/>) as a sparse extent of <paramref name="expectedSectors"/> sectors (null: the header's capacity).</summary>
     public HostedSparseExtent(string path, long? expectedSectors = null, SafeFileHandle? handle = null)
@@ -51,6 +52,11 @@ internal sealed class HostedSparseExtent : IExtent
             _rules = new HostedTableRules(header, _fileLength, path);
             _gd = LoadGrainDirectory(header, out var warning);
             _rules.NoteLateTables(_gd);
+            // §2.10: a crashed redo log of ours shows its journaled flushes too, read in memory only.
+            _overlay = IntentOverlay.Load(ReadData, header, _rules, _gd, RedundantDirectoryIfUnclean(header));
+            if (_overlay is not null)
+                warning = (warning is null ? "" : warning + "; ")
+                    + $"uncleanShutdown is set: {_overlay.Count} flushed grains are read from the intent journal (repair-log writes them into the tables)";
             Warning = warning;
             _tables = new GrainTableReader<uint>(new TableFormat(this), ReadData);
             if (header.IsCompressed) _grainCache = new DecompressedGrainCache(8);
@@ -132,6 +138,15 @@ internal sealed class HostedSparseExtent : IExtent
         throw new CorruptMetadataException(FilePath!, primaryProblem);
     }
 
+    /// <summary>The redundant directory of a crashed file (where the intent journal starts depends on it); null otherwise or when unusable.</summary>
+    private uint[]? RedundantDirectoryIfUnclean(SparseExtentHeader h)
+    {
+        if (!h.UncleanShutdown || !h.HasRedundantTables || h.RgdOffset == 0) return null;
+        if (_rules.DirectoryPlacementProblem(h.RgdOffset, "rgdOffset", "redundant grain directory") is not null) return null;
+        var rgd = _rules.ReadDirectory(ReadData, h.RgdOffset);
+        return _rules.DirectoryProblem(rgd, "redundant grain directory") is null ? rgd : null;
+    }
+
     /// <summary>This format's half of the grain-table engine: u32 entries that are already normalised sector numbers (§2.5).</summary>
     private sealed class TableFormat(HostedSparseExtent extent) : IGrainTableFormat<uint>
     {
@@ -141,7 +156,11 @@ internal sealed class HostedSparseExtent : IExtent
         public int EntriesPerTable => extent._rules.EntriesPerTable;
         public bool GrainsCompressed => extent.IsCompressed;
         public long TableOffset(long table) => (long)extent._gd[table] * Sector.Size;
-        public void CheckTable(long table, Span<uint> entries) => extent._rules.RefuseBadEntries(table, entries);
+        public void CheckTable(long table, Span<uint> entries)
+        {
+            extent._overlay?.Apply(table, entries);
+            extent._rules.RefuseBadEntries(table, entries);
+        }
     }
 
     // ---- grain tables and mapping -------------------------------------------------------------

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using MountChain.Core.Formats.Grains;
 using L = MountChain.Core.Formats.HostedSparse.IntentJournalLayout;
 
 namespace MountChain.Core.Formats.HostedSparse;
@@ -18,17 +19,20 @@ internal sealed record IntentRecord(ulong Sequence, IntentEntry[] Entries);
 /// flush later. Only files whose region starts with our header use it; any other file keeps the
 /// two-sync protocol of §2.8.
 /// Not thread-safe: the writer calls it under its flush lock (and its session lock at start).
+/// A journal found through <see cref="FindReadOnly"/> only reads (a read-only open replays it in memory).
 /// </summary>
 internal sealed class IntentJournal
 {
-    private readonly WritableFile _file;
+    private readonly ReadAt _read;
+    private readonly WritableFile? _file;
     private readonly long _offset;
     private readonly int _slots;
     private readonly byte[] _slot = new byte[L.SlotBytes];
     private ulong _sequence;
 
-    private IntentJournal(WritableFile file, long startSector, int slots, ulong nonce)
+    private IntentJournal(ReadAt read, WritableFile? file, long startSector, int slots, ulong nonce)
     {
+        _read = read;
         _file = file;
         _offset = startSector * Sector.Size;
         _slots = slots;
@@ -49,12 +53,19 @@ internal sealed class IntentJournal
     /// The journal of a file, or null when it has none: the region must start at the first 4 KiB
     /// boundary after <paramref name="tablesEndSector"/>, end by overHead, and hold our header.
     /// </summary>
-    public static IntentJournal? Find(WritableFile file, long tablesEndSector, long overHead)
+    public static IntentJournal? Find(WritableFile file, long tablesEndSector, long overHead) =>
+        Find(file.Read, file, file.Length, tablesEndSector, overHead);
+
+    /// <summary>As <see cref="Find(WritableFile, long, long)"/> for a file opened read-only: the journal can read its records, never write.</summary>
+    public static IntentJournal? FindReadOnly(ReadAt read, long fileLength, long tablesEndSector, long overHead) =>
+        Find(read, null, fileLength, tablesEndSector, overHead);
+
+    private static IntentJournal? Find(ReadAt read, WritableFile? file, long fileLength, long tablesEndSector, long overHead)
     {
         long start = L.RegionStartAfter(tablesEndSector);
-        if (start + L.RegionSectors > overHead || (start + L.RegionSectors) * Sector.Size > file.Length) return null;
+        if (start + L.RegionSectors > overHead || (start + L.RegionSectors) * Sector.Size > fileLength) return null;
         Span<byte> header = stackalloc byte[Sector.Size];
-        file.Read(header, start * Sector.Size);
+        read(header, start * Sector.Size);
         if (BinaryPrimitives.ReadUInt64LittleEndian(header[L.HeaderMagic..]) != L.HeaderMagicValue) return null;
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[L.HeaderCrc..]) != L.Finish(L.Crc32C(header[..L.HeaderCrc]))) return null;
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[L.HeaderVersion..]) != L.Version) return null;
@@ -62,7 +73,7 @@ internal sealed class IntentJournal
         if (BinaryPrimitives.ReadUInt32LittleEndian(header[L.HeaderSlotBytes..]) != L.SlotBytes) return null;
         // The slots must fit the region we checked (a bad count never makes us read or write elsewhere).
         if (slots < 2 || (1 + slots) * (long)L.SlotBytes > L.RegionSectors * Sector.Size) return null;
-        return new IntentJournal(file, start, (int)slots, BinaryPrimitives.ReadUInt64LittleEndian(header[L.HeaderNonce..]));
+        return new IntentJournal(read, file, start, (int)slots, BinaryPrimitives.ReadUInt64LittleEndian(header[L.HeaderNonce..]));
     }
 
     /// <summary>Opens a session: a fresh nonce in the header. The caller's barrier makes it durable before any record.</summary>
@@ -72,14 +83,14 @@ internal sealed class IntentJournal
         do nonce = BinaryPrimitives.ReadUInt64LittleEndian(RandomNumberGenerator.GetBytes(8)); while (nonce == 0);
         Nonce = nonce;
         _sequence = 0;
-        _file.Write(HeaderBytes(_slots, nonce), _offset);
+        Writable.Write(HeaderBytes(_slots, nonce), _offset);
     }
 
     /// <summary>Closes the session (nonce 0): only after the tables hold every recorded entry and were synced.</summary>
     public void EndSession()
     {
         Nonce = 0;
-        _file.Write(HeaderBytes(_slots, 0), _offset);
+        Writable.Write(HeaderBytes(_slots, 0), _offset);
     }
 
     /// <summary>Writes the next record into its slot (no sync: the caller's one barrier covers it with the data).</summary>
@@ -101,7 +112,7 @@ internal sealed class IntentJournal
             BinaryPrimitives.WriteUInt32LittleEndian(e[L.EntryDataCrc..], entries[i].DataCrc);
         }
         BinaryPrimitives.WriteUInt32LittleEndian(s[L.RecordCrc..], RecordCrc(s, entries.Length));
-        _file.Write(s, SlotOffset(_sequence));
+        Writable.Write(s, SlotOffset(_sequence));
     }
 
     /// <summary>The valid records of the current session, oldest first (torn or stale slots are skipped).</summary>
@@ -112,7 +123,7 @@ internal sealed class IntentJournal
         var s = _slot.AsSpan();
         for (int i = 0; i < _slots; i++)
         {
-            _file.Read(s, _offset + (1 + i) * (long)L.SlotBytes);
+            _read(s, _offset + (1 + i) * (long)L.SlotBytes);
             if (BinaryPrimitives.ReadUInt64LittleEndian(s[L.RecordMagic..]) != L.RecordMagicValue) continue;
             if (BinaryPrimitives.ReadUInt64LittleEndian(s[L.RecordNonce..]) != Nonce) continue;
             uint count = BinaryPrimitives.ReadUInt32LittleEndian(s[L.RecordCount..]);
@@ -131,6 +142,24 @@ internal sealed class IntentJournal
         }
         records.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
         return records;
+    }
+
+    private WritableFile Writable => _file ?? throw new InvalidOperationException("the intent journal of a read-only file is never written");
+
+    /// <summary>
+    /// Sector after the last grain directory or table that lies before overHead: the journal's
+    /// region starts at the next 4 KiB boundary (format doc §2.10). Writer and reader place it alike.
+    /// </summary>
+    public static long TablesEndSector(SparseExtentHeader header, uint[] gd, uint[]? rgd, long tableSectors)
+    {
+        long gdSectors = Sector.CeilingOf(gd.Length * sizeof(uint));
+        long end = (long)header.GdOffset + gdSectors;
+        if (rgd is not null) end = Math.Max(end, (long)header.RgdOffset + gdSectors);
+        foreach (var directory in new[] { gd, rgd })
+            if (directory is not null)
+                foreach (uint e in directory)
+                    if (e != 0 && e < header.OverHead) end = Math.Max(end, (long)e + tableSectors);
+        return end;
     }
 
     private long SlotOffset(ulong sequence) => _offset + (1 + (long)(sequence % (ulong)_slots)) * L.SlotBytes;

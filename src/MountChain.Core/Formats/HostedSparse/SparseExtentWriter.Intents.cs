@@ -35,17 +35,7 @@ internal sealed partial class SparseExtentWriter
     public bool HasIntentJournal => _journal is not null;
 
     /// <summary>Sector after the last grain directory or table that lies before overHead (where our journal may start).</summary>
-    private long TablesEndSector()
-    {
-        long gdSectors = Sector.CeilingOf(_gd.Length * sizeof(uint));
-        long end = (long)_header.GdOffset + gdSectors;
-        if (_rgd is not null) end = Math.Max(end, (long)_header.RgdOffset + gdSectors);
-        foreach (var directory in new[] { _gd, _rgd })
-            if (directory is not null)
-                foreach (uint e in directory)
-                    if (e != 0 && e < _header.OverHead) end = Math.Max(end, (long)e + _gtSectors);
-        return end;
-    }
+    private long TablesEndSector() => IntentJournal.TablesEndSector(_header, _gd, _rgd, _gtSectors);
 
     /// <summary>The entry the tables on disk hold for <paramref name="grain"/> once the next flush writes them.</summary>
     private uint DurableEntry(long grain) => Volatile.Read(ref _state[grain]) switch

@@ -24,7 +24,7 @@ public sealed class ExtCliTests(ExtKernelImage images)
         var text = Ok(MountChainCli.Run("ls", image.Path, "p0:/xattrs", "-l", "-x")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.EndsWith(" xattrs", text[0]);
         Assert.Equal(kernel, text[1..].Select(l => l.Trim()).Order(StringComparer.Ordinal));
-        var json = JsonDocument.Parse(Ok(MountChainCli.Run("ls", image.Path, "p0:/xattrs", "--xattrs", "--json")).StdoutBytes).RootElement[0];
+        var json = JsonDocument.Parse(Ok(MountChainCli.Run("ls", image.Path, "p0:/xattrs", "--xattrs", "--json")).StdoutBytes).RootElement.GetProperty("entries")[0];
         Assert.Equal(kernel, json.GetProperty("xattrs").EnumerateObject().Select(p => $"{p.Name}={p.Value.GetString()}").Order(StringComparer.Ordinal));
         // Without xattrs (or the option) nothing more is printed.
         Assert.Single(Ok(MountChainCli.Run("ls", image.Path, "p0:/tiny", "-x")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -82,7 +82,7 @@ public sealed class ExtCliTests(ExtKernelImage images)
         var line = Ok(MountChainCli.Run("volumes", copy)).Stdout.Split('\n')[1];
         Assert.Contains("ext4", line);
         Assert.Contains("crashed (journal needs recovery: read as on disk, without replaying it)", line);
-        var json = JsonDocument.Parse(Ok(MountChainCli.Run("volumes", copy, "--json")).StdoutBytes).RootElement[0];
+        var json = JsonDocument.Parse(Ok(MountChainCli.Run("volumes", copy, "--json")).StdoutBytes).RootElement.GetProperty("volumes")[0];
         Assert.Contains("journal needs recovery", json.GetProperty("note").GetString());
         Assert.Contains("never replayed", Ok(MountChainCli.Run("volumes", "--help")).Stdout);
         Ok(MountChainCli.Run("ls", copy, "p0:/"));

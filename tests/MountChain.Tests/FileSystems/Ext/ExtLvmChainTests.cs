@@ -101,7 +101,7 @@ public sealed class ExtLvmChainTests : IDisposable
         string vmdk = P("c1.vmdk");
 
         // volumes: the LVs as pK/VG-LV, the snapshot listed and refused, the PV partitions as containers.
-        var volumes = JsonDocument.Parse(Ok(MountChainCli.Run("volumes", vmdk, "--json")).StdoutBytes).RootElement.EnumerateArray()
+        var volumes = JsonDocument.Parse(Ok(MountChainCli.Run("volumes", vmdk, "--json")).StdoutBytes).RootElement.GetProperty("volumes").EnumerateArray()
             .ToDictionary(v => v.GetProperty("name").GetString()!, v => v.GetProperty("filesystem").GetString());
         Assert.Equal("ext4", volumes["p2/vg0-root"]);
         Assert.Equal("ext4", volumes["p2/vg0-data"]);
@@ -131,7 +131,7 @@ public sealed class ExtLvmChainTests : IDisposable
         Assert.Contains("p3/vg0-snap: not compared", diff.Stderr);
         Assert.Contains("p1: not compared", diff.Stderr);
         var json = JsonDocument.Parse(Ok(MountChainCli.Run("diff", vmdk, "--from", "0", "--to", "1", "--files", "--json")).StdoutBytes).RootElement;
-        Assert.Contains(json.EnumerateArray(), p => p.GetProperty("partition").GetString() == "p3/vg0-swap" && p.TryGetProperty("skipped", out _));
+        Assert.Contains(json.GetProperty("volumes").EnumerateArray(), p => p.GetProperty("partition").GetString() == "p3/vg0-swap" && p.TryGetProperty("skipped", out _));
 
         // mount --files: the LV's tree under pK/VG-LV.
         string mnt = P("fuse");

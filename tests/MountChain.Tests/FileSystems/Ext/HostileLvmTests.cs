@@ -33,7 +33,7 @@ public sealed class HostileLvmTests : IDisposable
         var r = MountChainCli.Run("volumes", Disk, "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Equal(before, Hashing.Sha256File(Disk));
-        var volumes = JsonDocument.Parse(r.StdoutBytes).RootElement.EnumerateArray().ToDictionary(
+        var volumes = JsonDocument.Parse(r.StdoutBytes).RootElement.GetProperty("volumes").EnumerateArray().ToDictionary(
             v => v.GetProperty("name").GetString()!,
             v => (v.GetProperty("filesystem").GetString()!, v.TryGetProperty("note", out var n) ? n.GetString()! : ""));
         return (volumes, r.Stderr);

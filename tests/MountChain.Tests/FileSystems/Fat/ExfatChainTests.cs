@@ -81,7 +81,7 @@ public sealed class ExfatChainTests : IDisposable
         string chain = RawChain.Build(_dir, raws);
         var before = Directory.GetFiles(_dir, "*.vmdk").ToDictionary(f => f, Hashing.Sha256File);
 
-        var volumes = JsonDocument.Parse(MountChainCli.Run("volumes", chain, "--json").StdoutBytes).RootElement.EnumerateArray()
+        var volumes = JsonDocument.Parse(MountChainCli.Run("volumes", chain, "--json").StdoutBytes).RootElement.GetProperty("volumes").EnumerateArray()
             .Select(v => (v.GetProperty("filesystem").GetString(), v.GetProperty("label").GetString())).ToList();
         Assert.Equal([("vfat", "ESP"), ("exfat", "Data ✓")], volumes);
 
@@ -92,7 +92,7 @@ public sealed class ExfatChainTests : IDisposable
             Assert.Equal(views[g].Manifest, r.Stdout);
             var ls = MountChainCli.Run("ls", chain, "-g", g.ToString(), "p2:/", "-r", "--json");
             Assert.True(ls.ExitCode == 0, ls.Stderr);
-            var paths = JsonDocument.Parse(ls.StdoutBytes).RootElement.EnumerateArray().Select(e => e.GetProperty("path").GetString()!);
+            var paths = JsonDocument.Parse(ls.StdoutBytes).RootElement.GetProperty("entries").EnumerateArray().Select(e => e.GetProperty("path").GetString()!);
             Assert.Equal(views[g].Paths.Order(StringComparer.Ordinal), paths.Order(StringComparer.Ordinal));
         }
         var espHash = MountChainCli.Run("files-hash", chain, "--partition", "1");
@@ -120,7 +120,7 @@ public sealed class ExfatChainTests : IDisposable
         Assert.True(cat.ExitCode == 0, cat.Stderr);
         Assert.Equal("x\n", cat.Stdout);
         var one = MountChainCli.Run("ls", chain, "-g", "0", "p2:/documents/README.TXT", "--json");
-        Assert.Equal("/Documents/readme.txt", JsonDocument.Parse(one.StdoutBytes).RootElement[0].GetProperty("path").GetString());
+        Assert.Equal("/Documents/readme.txt", JsonDocument.Parse(one.StdoutBytes).RootElement.GetProperty("entries")[0].GetProperty("path").GetString());
 
         string mp = Directory.CreateDirectory(P("mnt")).FullName;
         var mounted = MountChainCli.Run("mount", chain, "-g", "1", mp, "--files");

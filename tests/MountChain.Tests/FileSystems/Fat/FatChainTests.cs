@@ -120,7 +120,7 @@ public sealed class FatChainTests : IDisposable
         string[] chainFiles = Directory.GetFiles(_dir, "*.vmdk");
         var before = chainFiles.ToDictionary(f => f, Hashing.Sha256File);
 
-        var volumes = JsonDocument.Parse(MountChainCli.Run("volumes", chain, "-g", "0", "--json").StdoutBytes).RootElement.EnumerateArray()
+        var volumes = JsonDocument.Parse(MountChainCli.Run("volumes", chain, "-g", "0", "--json").StdoutBytes).RootElement.GetProperty("volumes").EnumerateArray()
             .Select(v => (v.GetProperty("filesystem").GetString(), v.GetProperty("label").GetString())).ToList();
         Assert.Equal([("vfat", "EFI"), ("vfat", "DATA16"), ("vfat", "SMALL12")], volumes);
 
@@ -162,7 +162,7 @@ public sealed class FatChainTests : IDisposable
     {
         var mtools = new Mtools(raw, offset);
         var theirs = mtools.Run("mdir -/ -b -a -i \"$I\" ::/", _dir).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l[2..].TrimEnd('/'));
-        var listing = JsonDocument.Parse(MountChainCli.Run("ls", chain, "-g", "2", $"p{k}:/", "-r", "--json").StdoutBytes).RootElement.EnumerateArray().ToList();
+        var listing = JsonDocument.Parse(MountChainCli.Run("ls", chain, "-g", "2", $"p{k}:/", "-r", "--json").StdoutBytes).RootElement.GetProperty("entries").EnumerateArray().ToList();
         Assert.Equal(theirs.Order(StringComparer.Ordinal), listing.Select(e => e.GetProperty("path").GetString()!).Order(StringComparer.Ordinal));
 
         var attributes = mtools.Run("mattrib -/ -i \"$I\" ::/", _dir).Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -185,7 +185,7 @@ public sealed class FatChainTests : IDisposable
         Assert.True(boot.ExitCode == 0, boot.Stderr);
         Assert.Equal(File.ReadAllBytes(Path.Combine(trees[0][0], "EFI/BOOT/BOOTX64.EFI")), boot.StdoutBytes);
         var ls = MountChainCli.Run("ls", chain, "-g", "0", "p1:/efi/BOOT/BootX64.efi", "--json");
-        Assert.Equal("/EFI/BOOT/BOOTX64.EFI", JsonDocument.Parse(ls.StdoutBytes).RootElement[0].GetProperty("path").GetString());
+        Assert.Equal("/EFI/BOOT/BOOTX64.EFI", JsonDocument.Parse(ls.StdoutBytes).RootElement.GetProperty("entries")[0].GetProperty("path").GetString());
 
         string line = new Mtools(raw0, offset).Run("mdir -i \"$I\" ::/", _dir).Split('\n').Single(l => l.EndsWith(" A long file name with spaces.txt"));
         string alias = line[..8].TrimEnd() + "." + line[9..12].TrimEnd();

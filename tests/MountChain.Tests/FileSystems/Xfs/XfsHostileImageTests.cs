@@ -100,7 +100,7 @@ public sealed class XfsHostileImageTests(XfsKernelImage image)
         AssertCorrupt(() => Open(copy).Dispose(), "XFS superblock: CRC mismatch");
 
         string truncated = image.CopyImage("truncated.img");
-        File.SetUnixFileMode(truncated, File.GetUnixFileMode(truncated) | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(truncated, File.GetUnixFileMode(truncated) | UnixFileMode.UserWrite);
         using (var stream = new FileStream(truncated, FileMode.Open, FileAccess.Write)) stream.SetLength(100L << 20);
         AssertCorrupt(() => Open(truncated).Dispose(), "larger than the");
     }
