@@ -63,6 +63,51 @@ internal sealed unsafe partial class FuseRequestDispatcher(FuseRequestHandler ha
     }
 
     /// <summary>
+    /// Answers a large READ of a file that can name its bytes through <paramref name="replier"/>
+    /// (no copy through our memory); false when it did not, and <see cref="Dispatch"/> serves it.
+    /// </summary>
+    public bool TryGatherRead(byte* request, int requestLength, int fuseFd, GatherReplier replier)
+    {
+        var header = (FuseInHeader*)request;
+        if (header->Opcode != FuseOpcode.Read || requestLength < sizeof(FuseInHeader) + sizeof(FuseIoIn)) return false;
+        var read = (FuseIoIn*)(request + sizeof(FuseInHeader));
+        if (read->Size < GatherReplier.MinimumBytes) return false;
+        if (_files.TryGet(read->FileHandle) is not IFileRangeOpenFile file) return false;
+        try
+        {
+            return replier.TryReply(fuseFd, header->Unique, file, (long)read->Offset, (int)Math.Min(read->Size, (uint)maxWrite));
+        }
+        catch (Exception)
+        {
+            return false; // the copying path reports the error
+        }
+    }
+
+    /// <summary>
+    /// The io_uring form of <see cref="TryGatherRead"/>: maps a large READ's data into the entry's
+    /// payload (<see cref="RingPayloadMapper"/>) and fills <paramref name="outHeader"/>; the reply
+    /// payload length, or -1 when <see cref="DispatchSplit"/> must serve it.
+    /// </summary>
+    public int TryMappedRead(FuseInHeader* header, byte* fixedArgs, byte* payload, int payloadCapacity, FuseOutHeader* outHeader, RingPayloadMapper mapper)
+    {
+        if (header->Opcode != FuseOpcode.Read) return -1;
+        var read = (FuseIoIn*)fixedArgs;
+        if (read->Size < GatherReplier.MinimumBytes) return -1;
+        if (_files.TryGet(read->FileHandle) is not IFileRangeOpenFile file) return -1;
+        int n;
+        try
+        {
+            n = mapper.TryMap(file, (long)read->Offset, (int)Math.Min(read->Size, (uint)payloadCapacity), payload, payloadCapacity);
+        }
+        catch (Exception)
+        {
+            return -1; // the copying path reports the error
+        }
+        if (n >= 0) FinishReply(header, outHeader, n);
+        return n;
+    }
+
+    /// <summary>
     /// Serves a request as an io_uring entry delivers it: the header and the opcode's fixed
     /// argument struct in their own areas, any further argument bytes (a name, write data) in the
     /// payload buffer — where the reply's payload goes too, once the inputs are consumed. Fills

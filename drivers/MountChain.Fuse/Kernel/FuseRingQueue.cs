@@ -34,6 +34,9 @@ internal sealed unsafe class FuseRingQueue : IDisposable
     private readonly byte* _headers;
     private readonly byte* _payloads;
     private readonly ulong* _iovecs;
+    private readonly RingPayloadMapper _mapper = new();
+    /// <summary>Entries whose payload holds file mappings from a mapped READ reply.</summary>
+    private readonly bool[] _mapped;
 
     public FuseRingQueue(int fuseFd, ushort queueId, int depth, int payloadSize, FuseRequestDispatcher dispatcher)
     {
@@ -44,7 +47,9 @@ internal sealed unsafe class FuseRingQueue : IDisposable
         _dispatcher = dispatcher;
         _ring = new IoUring((uint)depth);
         _headers = (byte*)NativeMemory.AlignedAlloc((nuint)(depth * HeaderSize), 64);
-        _payloads = (byte*)NativeMemory.AlignedAlloc((nuint)depth * (nuint)payloadSize, 4096);
+        _payloads = RingPayloadMapper.AllocatePayloads(PayloadBytes);
+        if (_payloads == null) throw new IOException("cannot map io_uring payload buffers");
+        _mapped = new bool[depth];
         _iovecs = (ulong*)NativeMemory.AllocZeroed((nuint)(depth * 4 * sizeof(ulong)));
         new Span<byte>(_headers, depth * HeaderSize).Clear();
         for (int i = 0; i < depth; i++)
@@ -96,8 +101,22 @@ internal sealed unsafe class FuseRingQueue : IDisposable
         byte* payload = Payload(entry);
         ulong commitId = *(ulong*)(header + CommitIdOffset);
         int payloadLength = (int)Math.Min(*(uint*)(header + PayloadSizeOffset), (uint)_payloadSize);
-        int reply = _dispatcher.DispatchSplit((FuseInHeader*)(header + InOutOffset), header + OpInOffset,
-            payload, payloadLength, _payloadSize, (FuseOutHeader*)(header + InOutOffset));
+        var inHeader = (FuseInHeader*)(header + InOutOffset);
+        bool read = inHeader->Opcode == FuseOpcode.Read;
+        _mapper.Touched = false;
+        int reply = _dispatcher.TryMappedRead(inHeader, header + OpInOffset, payload, _payloadSize, (FuseOutHeader*)(header + InOutOffset), _mapper);
+        if (_mapper.Touched) _mapped[entry] = true;
+        if (reply < 0)
+        {
+            // A READ carries no payload in, so a payload still holding file mappings can be made plain again before the copy.
+            if (read && _mapped[entry])
+            {
+                RingPayloadMapper.Reset(payload, _payloadSize);
+                _mapped[entry] = false;
+            }
+            reply = _dispatcher.DispatchSplit(inHeader, header + OpInOffset,
+                payload, payloadLength, _payloadSize, (FuseOutHeader*)(header + InOutOffset));
+        }
         *(uint*)(header + PayloadSizeOffset) = (uint)Math.Max(0, reply);
         Queue(entry, CmdCommitAndFetch, commitId);
     }
@@ -118,6 +137,8 @@ internal sealed unsafe class FuseRingQueue : IDisposable
         *(ushort*)(sqe + CmdQueueId) = _queueId;
     }
 
+    private nuint PayloadBytes => (nuint)_depth * (nuint)_payloadSize;
+
     private byte* Header(int entry) => _headers + entry * HeaderSize;
 
     private byte* Payload(int entry) => _payloads + (nint)entry * _payloadSize;
@@ -127,7 +148,7 @@ internal sealed unsafe class FuseRingQueue : IDisposable
         // Closing the ring cancels the entries still registered; only then may their buffers go.
         _ring.Dispose();
         NativeMemory.AlignedFree(_headers);
-        NativeMemory.AlignedFree(_payloads);
+        RingPayloadMapper.FreePayloads(_payloads, PayloadBytes);
         NativeMemory.Free(_iovecs);
     }
 }

@@ -14,7 +14,8 @@ namespace MountChain.Fuse.Kernel;
 /// A FUSE mount served by speaking the kernel protocol on /dev/fuse ourselves: no libfuse, no
 /// path layer, no per-request allocation. The mount is made with mount(2) (root), each worker
 /// thread reads requests from its own cloned descriptor (FUSE_DEV_IOC_CLONE, so replies never
-/// contend on one queue) into a buffer it owns, and answers with a single write(2).
+/// contend on one queue) into a buffer it owns, and answers with a single write(2) (large reads:
+/// gathered from mapped page-cache pages, <see cref="GatherReplier"/>).
 /// Lifecycle: <see cref="Mount"/> mounts; <see cref="Run"/> answers INIT then serves until the
 /// mount goes away (unmount, abort) — reads then fail with ENODEV; <see cref="RequestStop"/>
 /// (any thread) unmounts, lazily and with a connection abort when busy.
@@ -25,6 +26,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
     private readonly FuseRequestDispatcher _dispatcher;
     private readonly FuseMountOptions _options;
     private readonly int _maxWrite;
+    private readonly FileMappings _mappings = new();
     private int _stopRequested;
     private int _closed;
 
@@ -83,7 +85,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
 
     public int Run()
     {
-        var buffers = new RequestBuffers(_maxWrite);
+        var buffers = new RequestBuffers(_maxWrite, _mappings);
         try
         {
             // INIT comes first and alone; only after our answer does the kernel send anything else.
@@ -110,6 +112,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
         finally { buffers.Dispose(); }
         foreach (var thread in threads) thread.Join();
         foreach (var queue in queues) queue.Dispose();
+        _mappings.Dispose();
         _dispatcher.ReleaseAll();
         Close();
         return 0;
@@ -165,7 +168,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
 
     private void Serve(int fd, bool owned)
     {
-        using var buffers = new RequestBuffers(_maxWrite);
+        using var buffers = new RequestBuffers(_maxWrite, _mappings);
         try { ServeLoop(fd, buffers); }
         finally { if (owned) KernelCalls.Close(fd); }
     }
@@ -186,6 +189,8 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
             return errno is KernelCalls.ENOENT or KernelCalls.EINTR or KernelCalls.EAGAIN;
         }
         if (n < sizeof(FuseInHeader)) return n != 0;
+        if (_dispatcher.TryGatherRead(buffers.Request, (int)n, fd, buffers.Gather))
+            return !_dispatcher.Destroyed;
         int length = _dispatcher.Dispatch(buffers.Request, (int)n, buffers.Reply, buffers.ReplySize);
         if (length > 0)
         {
@@ -198,14 +203,18 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
     /// <summary>One worker's page-aligned request and reply buffers (native memory: never moved, never collected).</summary>
     private sealed class RequestBuffers : IDisposable
     {
-        public RequestBuffers(int maxIo)
+        public RequestBuffers(int maxIo, FileMappings mappings)
         {
             // A request is a header, the largest argument struct and up to max_write bytes of data.
             RequestSize = Math.Max(FuseConstants.MinReadBuffer, maxIo + 4096);
             ReplySize = maxIo + 4096;
             Request = (byte*)NativeMemory.AlignedAlloc((nuint)RequestSize, 4096);
             Reply = (byte*)NativeMemory.AlignedAlloc((nuint)ReplySize, 4096);
+            Gather = new GatherReplier(mappings);
         }
+
+        /// <summary>Large READs of files that can name their bytes go out through this.</summary>
+        public GatherReplier Gather { get; }
 
         public byte* Request { get; }
         public byte* Reply { get; }
@@ -216,6 +225,7 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
         {
             NativeMemory.AlignedFree(Request);
             NativeMemory.AlignedFree(Reply);
+            Gather.Dispose();
         }
     }
 }

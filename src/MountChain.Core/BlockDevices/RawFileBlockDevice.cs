@@ -6,7 +6,7 @@ namespace MountChain.Core.BlockDevices;
 /// A raw image file (or a block device node) as an <see cref="IBlockDevice"/>. Used by tests and
 /// by the file-system readers on plain images; positional I/O only.
 /// </summary>
-public sealed class RawFileBlockDevice : IBlockDevice
+public sealed class RawFileBlockDevice : IBlockDevice, IFileRangeSource
 {
     private readonly SafeFileHandle _handle;
 
@@ -31,6 +31,13 @@ public sealed class RawFileBlockDevice : IBlockDevice
             buffer = buffer[n..];
             offset += n;
         }
+    }
+
+    public bool TryDescribe(long offset, int length, List<FileRange> output)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, length);
+        FileRanges.Append(output, new FileRange(_handle, offset, length));
+        return true;
     }
 
     public void Write(ReadOnlySpan<byte> data, long offset)

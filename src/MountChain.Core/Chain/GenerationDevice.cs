@@ -5,7 +5,7 @@ using MountChain.Core.Mapping;
 namespace MountChain.Core.Chain;
 
 /// <summary>A generation of a chain as a read-only <see cref="IBlockDevice"/>, served from its <see cref="GrainMap"/>.</summary>
-public sealed class GenerationDevice : IBlockDevice
+public sealed class GenerationDevice : IBlockDevice, IFileRangeSource
 {
     internal GenerationDevice(GrainMap map)
     {
@@ -23,6 +23,12 @@ public sealed class GenerationDevice : IBlockDevice
     {
         BlockDeviceGuard.CheckRange(this, offset, buffer.Length);
         Map.Read(buffer, offset);
+    }
+
+    public bool TryDescribe(long offset, int length, List<FileRange> output)
+    {
+        BlockDeviceGuard.CheckRange(this, offset, length);
+        return Map.TryDescribe(offset, length, output);
     }
 
     public void Write(ReadOnlySpan<byte> data, long offset) => throw new ReadOnlyDeviceException();

@@ -1,3 +1,4 @@
+using MountChain.Core.BlockDevices;
 using MountChain.Core.Formats;
 
 namespace MountChain.Core.Mapping;
@@ -190,6 +191,44 @@ internal sealed class GrainMap
                 i++;
             }
         }
+    }
+
+    /// <summary>
+    /// The file ranges behind bytes [offset, offset+length) (see <see cref="IFileRangeSource"/>): the
+    /// same walk as <see cref="Read"/>, naming each piece's file instead of reading it. False when a
+    /// piece is compressed or its extent has no handle.
+    /// </summary>
+    public bool TryDescribe(long offset, int length, List<FileRange> output)
+    {
+        long end = offset + length;
+        while (offset < end)
+        {
+            long sector = offset >> Sector.Shift;
+            var region = RegionAt(sector);
+            var runs = region.Runs;
+            int i = region.Find(sector);
+            while (offset < end && i < runs.Length)
+            {
+                ref readonly var run = ref runs[i];
+                long runStartByte = run.Start << Sector.Shift;
+                int n = (int)Math.Min(end - offset, (run.End << Sector.Shift) - offset);
+                switch (run.Kind)
+                {
+                    case PieceKind.Data:
+                        if (run.Extent!.Handle is not { } handle) return false;
+                        FileRanges.Append(output, new FileRange(handle, run.FileOffset + (offset - runStartByte), n));
+                        break;
+                    case PieceKind.Compressed:
+                        return false;
+                    default:
+                        FileRanges.Append(output, new FileRange(null, 0, n));
+                        break;
+                }
+                offset += n;
+                i++;
+            }
+        }
+        return true;
     }
 
     /// <summary>Visits the runs overlapping [startSector, endSector), clipped to it.</summary>

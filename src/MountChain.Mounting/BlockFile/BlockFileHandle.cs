@@ -1,3 +1,4 @@
+using MountChain.Core.BlockDevices;
 using MountChain.Mounting.Trees;
 
 namespace MountChain.Mounting.BlockFile;
@@ -6,7 +7,7 @@ namespace MountChain.Mounting.BlockFile;
 /// An open <c>disk.raw</c>: reads and writes go straight to the device at the requested offset
 /// (no buffering, no shared position), so any number of requests can run at once.
 /// </summary>
-internal sealed class BlockFileHandle(BlockFileTree tree, bool write) : IOpenFile
+internal sealed class BlockFileHandle(BlockFileTree tree, bool write) : IFileRangeOpenFile
 {
     public FileNode Node => tree.FileNode;
     public bool IsWritable { get; } = write;
@@ -20,6 +21,15 @@ internal sealed class BlockFileHandle(BlockFileTree tree, bool write) : IOpenFil
         int n = (int)Math.Min(buffer.Length, Length - offset);
         tree.Device.Read(buffer[..n], offset);
         return n;
+    }
+
+    public bool TryDescribe(long offset, int length, List<FileRange> output, out int total)
+    {
+        total = 0;
+        if (tree.Device is not IFileRangeSource source || offset < 0) return false;
+        if (offset >= Length) return true;
+        total = (int)Math.Min(length, Length - offset);
+        return source.TryDescribe(offset, total, output);
     }
 
     public int Write(ReadOnlySpan<byte> data, long offset)

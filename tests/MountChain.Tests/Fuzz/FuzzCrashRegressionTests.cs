@@ -77,4 +77,19 @@ public sealed class FuzzCrashRegressionTests
         Assert.StartsWith("CorruptMetadataException:", r);
         Assert.Contains("SESparse grain table", r);
     }
+
+    [Theory]
+    [InlineData("sparse", "directory-6m-entries")]
+    [InlineData("sparse", "directory-15m-entries")]
+    [InlineData("sparse", "directory-16m-entries-bad-primary")]
+    [InlineData("stream", "directory-14m-entries")]
+    [InlineData("stream", "directory-4m-entries-128-per-table")]
+    public void Hosted_grain_directory_too_large_to_hold_is_refused_before_it_is_read(string target, string crash)
+    {
+        // Found by the 10-minute fuzz run: 6–16 Mi directory entries (25–64 MiB, twice that with a
+        // redundant directory tried after a bad primary) were read whole, over the 64 MiB an input may cost.
+        string r = Rejection(target, crash);
+        Assert.StartsWith("CorruptMetadataException:", r);
+        Assert.Contains("the grain directory would need", r);
+    }
 }

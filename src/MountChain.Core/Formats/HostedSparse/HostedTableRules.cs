@@ -32,11 +32,12 @@ internal sealed class HostedTableRules
     }
 
     /// <summary>
-    /// Most grain directory entries we load: qemu's cap (format doc §10.1), 128 MiB of directory.
-    /// The standard geometry (64 KiB grains, 512 entries a table) needs at most 16 Mi even for the
-    /// largest capacity the header parser accepts; more only comes with tiny grains on absurd sizes.
+    /// Most grain directory entries we load (format doc §10.1): 4 Mi, 16 MiB of directory held in
+    /// memory. The standard geometry (64 KiB grains, 512 entries a table) then reaches 128 TiB, 16×
+    /// the largest virtual disk VMware makes; qemu's cap (32 Mi, 128 MiB) let one hostile header cost
+    /// 128 MiB per open, over the 64 MiB an input may cost (issue 15; Fuzz/Crashes/sparse).
     /// </summary>
-    public const long MaxDirectoryEntries = 32L << 20;
+    public const long MaxDirectoryEntries = 4L << 20;
 
     public long FileLength { get; }
     public int EntriesPerTable { get; }
