@@ -14,7 +14,7 @@ namespace MountChain.FileSystems.Operations;
 /// Zero spans (holes, unwritten extents, zeroed or unallocated grains) are skipped: they stay holes.
 /// Linux only; anything it cannot do is left to the caller's read/write loop.
 /// </summary>
-internal sealed partial class KernelCopy
+internal sealed partial class KernelFileCopy
 {
     /// <summary>Bytes located per call: bounds the span list of a fragmented file.</summary>
     private const int Window = 64 << 20;
