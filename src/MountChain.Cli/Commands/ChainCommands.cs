@@ -56,6 +56,22 @@ public static class ChainCommands
             if (file is not null && InputFiles(disk).Any(input => PathsEqual(file.FullName, input)))
                 throw new UsageException($"{file.FullName}: refusing to overwrite an input file of the chain");
             if (file is not null) RequireFolderOf(file.FullName);
+            if (KernelCopy.Applies(disk.Device))
+            {
+                // Linux: data runs go from the link files to the output inside the kernel.
+                var generation = (Core.Chain.GenerationDevice)disk.Device;
+                if (file is null)
+                {
+                    Console.Out.Flush();
+                    KernelCopy.Copy(generation, 1);
+                }
+                else
+                {
+                    using var handle = File.OpenHandle(file.FullName, FileMode.Create, FileAccess.Write);
+                    KernelCopy.Copy(generation, (int)handle.DangerousGetHandle());
+                }
+                return ExitCodes.Success;
+            }
             using var target = file is null ? Console.OpenStandardOutput() : new FileStream(file.FullName, FileMode.Create, FileAccess.Write);
             SequentialReader.ReadAll(disk.Device, 0, disk.Device.Length, (block, _) => target.Write(block.Span));
             target.Flush();

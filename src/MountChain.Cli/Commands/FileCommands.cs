@@ -70,11 +70,11 @@ public static class FileCommands
                     {
                         w.WriteStartObject();
                         w.WriteString("name", v.Name);
-                        w.WriteString("scheme", v.LogicalVolume != null ? "lvm2" : v.Partition.Scheme.ToString().ToLowerInvariant());
+                        w.WriteString("scheme", v.LogicalVolumeName != null ? "lvm2" : v.Partition.Scheme.ToString().ToLowerInvariant());
                         w.WriteNumber("offset", v.Offset);
                         w.WriteNumber("sizeBytes", v.Length);
                         w.WriteString("type", v.Partition.TypeId);
-                        if (PartitionTypeNames.Of(v.Partition) is { } typeName && v.LogicalVolume == null) w.WriteString("typeName", typeName);
+                        if (PartitionTypeNames.Of(v.Partition) is { } typeName && v.LogicalVolumeName == null) w.WriteString("typeName", typeName);
                         w.WriteString("partitionLabel", v.Partition.PartitionLabel);
                         w.WriteString("filesystem", v.FileSystem.Kind);
                         w.WriteString("label", v.FileSystem.Label);
@@ -87,8 +87,8 @@ public static class FileCommands
                 return ExitCodes.Success;
             }
             int width = Math.Max(5, volumes.Count == 0 ? 0 : volumes.Max(v => v.Name.Length));
-            string TypeOf(VolumeInfo v) => v.LogicalVolume != null ? "LVM2 logical volume" : PartitionTypeNames.Of(v.Partition) ?? v.Partition.TypeId;
-            string PartName(VolumeInfo v) => v.LogicalVolume != null || v.Partition.PartitionLabel.Length == 0 ? "-" : v.Partition.PartitionLabel;
+            string TypeOf(VolumeInfo v) => v.LogicalVolumeName != null ? "LVM2 logical volume" : PartitionTypeNames.Of(v.Partition) ?? v.Partition.TypeId;
+            string PartName(VolumeInfo v) => v.LogicalVolumeName != null || v.Partition.PartitionLabel.Length == 0 ? "-" : v.Partition.PartitionLabel;
             int typeWidth = Math.Max(4, volumes.Count == 0 ? 0 : volumes.Max(v => TypeOf(v).Length));
             int nameWidth = Math.Max(8, volumes.Count == 0 ? 0 : volumes.Max(v => PartName(v).Length));
             Console.WriteLine($"{"NAME".PadRight(width)} {"START",14} {"SIZE",14} {"TYPE".PadRight(typeWidth)} {"PARTNAME".PadRight(nameWidth)} {"FS",-12} LABEL");

@@ -1,6 +1,6 @@
 namespace MountChain.Core.BlockDevices;
 
-/// <summary>Argument checks shared by every <see cref="IBlockDevice"/> implementation.</summary>
+/// <summary>Argument checks shared by every <see cref="IBlockDevice"/> implementation (public: for implementers outside Core).</summary>
 public static class BlockDeviceGuard
 {
     public static void CheckRange(IBlockDevice device, long offset, long length)

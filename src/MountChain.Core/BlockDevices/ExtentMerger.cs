@@ -1,7 +1,7 @@
 namespace MountChain.Core.BlockDevices;
 
 /// <summary>Appends extents, joining a new one to the last when they touch and agree.</summary>
-public static class ExtentMerger
+internal static class ExtentMerger
 {
     public static void Append(List<BlockExtent> output, BlockExtent extent)
     {

@@ -1,7 +1,7 @@
 namespace MountChain.Core.BlockDevices;
 
 /// <summary>An in-memory disk, for tests and for small synthetic images.</summary>
-public sealed class MemoryBlockDevice(byte[] data, bool writable = true) : IBlockDevice
+internal sealed class MemoryBlockDevice(byte[] data, bool writable = true) : IBlockDevice
 {
     private readonly byte[] _data = data;
 

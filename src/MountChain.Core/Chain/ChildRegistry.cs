@@ -11,7 +11,7 @@ namespace MountChain.Core.Chain;
 /// never written (design.md rule 3). An entry is only trusted after the file it names is checked
 /// to still name the link as parent, so stale lines are harmless.
 /// </summary>
-public static class ChildRegistry
+internal static class ChildRegistry
 {
     /// <summary>Suffix of the registry file beside a link.</summary>
     public const string Suffix = ".mc-children";

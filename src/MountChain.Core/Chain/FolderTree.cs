@@ -4,7 +4,7 @@ using MountChain.Core.Formats;
 namespace MountChain.Core.Chain;
 
 /// <summary>One link of a folder tree, with the edge to its parent and the links that name it as parent.</summary>
-public sealed class TreeNode(LinkDescription link, bool outsideFolder)
+internal sealed class TreeNode(LinkDescription link, bool outsideFolder)
 {
     public LinkDescription Link { get; } = link;
     public string Path => Link.Path;
@@ -16,14 +16,14 @@ public sealed class TreeNode(LinkDescription link, bool outsideFolder)
 }
 
 /// <summary>A file of the folder that belongs to no link, or a link that could not be read.</summary>
-public sealed record StrayFile(string Path, string Reason);
+internal sealed record StrayFile(string Path, string Reason);
 
 /// <summary>The result of <see cref="FolderTree.Scan"/>.</summary>
 /// <param name="Roots">Base disks and links whose parent is missing, each with its descendants.</param>
 /// <param name="InCycles">Links whose parent hints loop and so hang below no root.</param>
 /// <param name="Orphans">Extent or change-tracking files no descriptor names.</param>
 /// <param name="Unreadable">Files that look like links but whose descriptor cannot be read.</param>
-public sealed record FolderTreeResult(string Folder, IReadOnlyList<TreeNode> Roots, IReadOnlyList<TreeNode> InCycles,
+internal sealed record FolderTreeResult(string Folder, IReadOnlyList<TreeNode> Roots, IReadOnlyList<TreeNode> InCycles,
     IReadOnlyList<StrayFile> Orphans, IReadOnlyList<StrayFile> Unreadable, int LinkCount);
 
 /// <summary>
@@ -31,7 +31,7 @@ public sealed record FolderTreeResult(string Folder, IReadOnlyList<TreeNode> Roo
 /// only (bounded reads, §10.1), parents are found by the chain's own rule (<see cref="ParentLookup"/>),
 /// and every edge carries its CID/capacity check, so broken links are shown, not hidden.
 /// </summary>
-public static class FolderTree
+internal static class FolderTree
 {
     /// <summary>Most links described in one scan, counting parents outside the folder.</summary>
     public const int MaxLinks = 100_000;

@@ -5,10 +5,16 @@ using MountChain.Core.Mapping;
 namespace MountChain.Core.Chain;
 
 /// <summary>A generation of a chain as a read-only <see cref="IBlockDevice"/>, served from its <see cref="GrainMap"/>.</summary>
-public sealed class GenerationDevice(GrainMap map) : IBlockDevice, IFileRangeSource
+public sealed class GenerationDevice : IBlockDevice, IFileRangeSource
 {
-    public GrainMap Map { get; } = map;
-    public long Length { get; } = map.CapacitySectors * Sector.Size;
+    internal GenerationDevice(GrainMap map)
+    {
+        Map = map;
+        Length = map.CapacitySectors * Sector.Size;
+    }
+
+    internal GrainMap Map { get; }
+    public long Length { get; }
     public bool CanWrite => false;
     /// <summary>The generation presented: the map holds links 0 … g.</summary>
     public int? TopGeneration => Map.Links.Count - 1;

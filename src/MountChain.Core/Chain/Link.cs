@@ -33,7 +33,7 @@ public sealed class Link : IMapLayer, IDisposable
     /// <summary>The file that was opened (descriptor or monolithic sparse file).</summary>
     public string Path { get; }
     public VmdkDescriptor Descriptor { get; }
-    public IReadOnlyList<IExtent> Extents => _extents;
+    internal IReadOnlyList<IExtent> Extents => _extents;
     public long CapacitySectors { get; }
     public uint Cid => Descriptor.Cid;
     public uint ParentCid => Descriptor.ParentCid;
@@ -47,7 +47,10 @@ public sealed class Link : IMapLayer, IDisposable
     public long GrainSectors => _extents.FirstOrDefault(e => e is HostedSparseExtent or Formats.Cowd.CowdExtent or Formats.SeSparse.SeSparseExtent)?.GrainSectors ?? 0;
 
     /// <summary>Appends pieces covering [start, start+count) of the link's address space, in order.</summary>
-    public void Map(long start, long count, List<LinkPiece> output, List<ExtentPiece> scratch)
+    void IMapLayer.Map(long start, long count, List<LinkPiece> output, List<ExtentPiece> scratch) => Map(start, count, output, scratch);
+
+    /// <summary>Appends pieces covering [start, start+count) of the link's address space, in order.</summary>
+    internal void Map(long start, long count, List<LinkPiece> output, List<ExtentPiece> scratch)
     {
         long end = start + count;
         int i = ExtentIndex(start);

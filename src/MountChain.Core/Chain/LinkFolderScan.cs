@@ -9,7 +9,7 @@ namespace MountChain.Core.Chain;
 /// <see cref="ChildRegistry"/> (which may be anywhere). Hints are resolved by the chain's own rule
 /// (<see cref="ParentResolver.Candidates"/>, §1.7).
 /// </summary>
-public static class LinkFolderScan
+internal static class LinkFolderScan
 {
     /// <summary>Files in <paramref name="folders"/> (not recursive) or in the link's child registry whose parentFileNameHint resolves to <paramref name="linkPath"/>.</summary>
     public static IReadOnlyList<string> ChildrenOf(string linkPath, IEnumerable<string> folders, IEnumerable<string> exclude)

@@ -12,7 +12,7 @@ namespace MountChain.Core.Chain;
 /// Opens one link from its file: a sparse file with an embedded descriptor, or a text descriptor
 /// whose extent lines name the data files (format doc §1.1, §6.1).
 /// </summary>
-public static class LinkOpener
+internal static class LinkOpener
 {
     public static Link Open(string path)
     {
@@ -66,7 +66,7 @@ public static class LinkOpener
     {
         using var handle = FileOpening.OpenReadOnly(path);
         if (EmbeddedDescriptor.TryReadHeader(handle, path) is { } header)
-            return EmbeddedDescriptor.ReadRegion(handle, header, path) is { } region ? DescriptorParser.Parse(region, path) : null;
+            return EmbeddedDescriptor.ReadDescriptorRegion(handle, header, path) is { } region ? DescriptorParser.Parse(region, path) : null;
         Span<byte> head = stackalloc byte[Sector.Size];
         int n = RandomAccess.Read(handle, head, 0);
         if (n >= 4 && (head[..4].SequenceEqual("COWD"u8) || head[..4].SequenceEqual("kdmv"u8))) return null;
@@ -93,17 +93,18 @@ public static class LinkOpener
         {
             var h = sparse.Header;
             VmdkDescriptor descriptor;
-            var region = EmbeddedDescriptor.ReadRegion(handle, h, path);
+            var region = EmbeddedDescriptor.ReadDescriptorRegion(handle, h, path);
             if (region is null)
             {
-                // A sparse file without descriptor (e.g. one extent of a split disk): present it as a base.
+                // A sparse file without descriptor (one extent of a split disk): it is what it is, one
+                // hosted sparse extent; present it as a base link of its own capacity.
                 descriptor = new VmdkDescriptor
                 {
                     Version = 1, Cid = VmdkDescriptor.UncheckableCid, ParentCid = VmdkDescriptor.NoParentCid,
                     CreateType = "monolithicSparse", Extents = [new DescriptorExtent(ExtentAccess.ReadWrite, sparse.Sectors, ExtentType.Sparse, System.IO.Path.GetFileName(path), 0)],
                     Header = new Dictionary<string, string>(), Ddb = new Dictionary<string, string>(),
                 };
-                return new Link(path, descriptor, [sparse], ["sparse file has no embedded descriptor; opened as a base disk"]);
+                return new Link(path, descriptor, [sparse], ["sparse file has no embedded descriptor (one extent of a split disk?); read alone as a base disk: open the disk's descriptor .vmdk to read the whole disk"]);
             }
             descriptor = DescriptorParser.Parse(region, path);
             var warnings = new List<string>();

@@ -3,7 +3,7 @@ using MountChain.Core.Formats.Descriptor;
 namespace MountChain.Core.Chain;
 
 /// <summary>Whether a link may sit on another one (the answer of <see cref="ParentFit.Check"/>).</summary>
-public enum ParentFitResult
+internal enum ParentFitResult
 {
     /// <summary>Same capacity, parentCID equals the parent's CID.</summary>
     Fits,
@@ -16,7 +16,7 @@ public enum ParentFitResult
 }
 
 /// <summary>The one rule for "this link belongs on that parent" (format doc §1.6, §6.2): capacity first, then CID.</summary>
-public static class ParentFit
+internal static class ParentFit
 {
     public static ParentFitResult Check(long childSectors, uint childParentCid, long parentSectors, uint parentCid)
     {

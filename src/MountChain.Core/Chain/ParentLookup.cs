@@ -4,13 +4,13 @@ using MountChain.Core.Formats.Descriptor;
 namespace MountChain.Core.Chain;
 
 /// <summary>A link known by its descriptor alone (folder scans, `tree`, `check`): no extent is opened.</summary>
-public sealed record LinkDescription(string Path, VmdkDescriptor Descriptor)
+internal sealed record LinkDescription(string Path, VmdkDescriptor Descriptor)
 {
     public long CapacitySectors => Descriptor.CapacitySectors;
 }
 
 /// <summary>What became of a link's parent hint.</summary>
-public enum ParentEdgeState
+internal enum ParentEdgeState
 {
     /// <summary>The link has no parent (parentCID ffffffff).</summary>
     Base,
@@ -29,7 +29,7 @@ public enum ParentEdgeState
 }
 
 /// <summary>The parent a link's hint leads to: the file (null when missing), how it fits, and the problem in words.</summary>
-public sealed record ParentEdge(ParentEdgeState State, string? ParentPath, string? Problem)
+internal sealed record ParentEdge(ParentEdgeState State, string? ParentPath, string? Problem)
 {
     public bool IsBroken => State is ParentEdgeState.CidDiffers or ParentEdgeState.CapacityDiffers or ParentEdgeState.Unreadable or ParentEdgeState.Missing;
 }
@@ -40,7 +40,7 @@ public sealed record ParentEdge(ParentEdgeState State, string? ParentPath, strin
 /// damaged chain can be described without opening any extent. <see cref="ParentResolver"/> applies
 /// the same rule to opened links.
 /// </summary>
-public static class ParentLookup
+internal static class ParentLookup
 {
     /// <summary>
     /// Where <paramref name="child"/>'s parent is: the first candidate that fits, else the first that

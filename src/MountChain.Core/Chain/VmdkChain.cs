@@ -83,7 +83,10 @@ public sealed class VmdkChain : IDisposable
     }
 
     /// <summary>A read-only device presenting generation <paramref name="generation"/> (0 = base).</summary>
-    public GenerationDevice OpenGeneration(int generation, GrainMapOptions? mapOptions = null)
+    public GenerationDevice OpenGeneration(int generation) => OpenGeneration(generation, null);
+
+    /// <summary>As <see cref="OpenGeneration(int)"/> with the grain map tuned (tests, benchmarks).</summary>
+    internal GenerationDevice OpenGeneration(int generation, GrainMapOptions? mapOptions)
     {
         RequireGeneration(generation);
         return new GenerationDevice(new GrainMap(_links.AsSpan(0, generation + 1).ToArray(), mapOptions ?? GrainMapOptions.Default));

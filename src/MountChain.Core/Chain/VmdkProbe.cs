@@ -3,7 +3,7 @@ using System.Text;
 namespace MountChain.Core.Chain;
 
 /// <summary>Recognises VMDK files by content (format doc §1.1 "Recognition").</summary>
-public static class VmdkProbe
+internal static class VmdkProbe
 {
     /// <summary>True for a KDMV/COWD/SESparse binary or a text descriptor whose first statement is version=N or a VMDK comment.</summary>
     public static bool LooksLikeVmdk(string path)

@@ -13,7 +13,7 @@ public sealed record RedoLogOptions
     public TimeSpan MetadataFlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Test hook: make chosen I/O calls fail (EIO/ENOSPC paths).</summary>
-    public Func<FileOperation, long, int, Exception?>? Fault { get; init; }
+    internal Func<FileOperation, long, int, Exception?>? Fault { get; init; }
 
     /// <summary>Create new logs as version 2 (zeroed-grain GTE 1 for zero writes / TRIM) rather than version 1.</summary>
     public bool ZeroedGrains { get; init; } = true;
@@ -61,7 +61,7 @@ public sealed class RedoLog : IDisposable
     /// <summary>Problems worked around while creating the log (e.g. its parent's child registry could not be written).</summary>
     public List<string> Warnings { get; } = [];
     /// <summary>The copy-on-write engine of the log's one extent.</summary>
-    public SparseExtentWriter Extent => _writer;
+    internal SparseExtentWriter Extent => _writer;
 
     /// <summary>
     /// Creates a new, empty redo log at <paramref name="path"/> on a parent with CID

@@ -1,7 +1,7 @@
 namespace MountChain.Core.Formats;
 
 /// <summary>Building piece lists for <see cref="IExtent.Map"/>: consecutive pieces that continue each other become one.</summary>
-public static class ExtentPieces
+internal static class ExtentPieces
 {
     /// <summary>Appends <paramref name="piece"/>, merging it into the previous one when both resolve the same way contiguously.</summary>
     public static void Append(List<ExtentPiece> output, ExtentPiece piece)

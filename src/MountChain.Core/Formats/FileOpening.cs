@@ -4,7 +4,7 @@ using MountChain.Core.Errors;
 namespace MountChain.Core.Formats;
 
 /// <summary>Opening and reading link files: read-only at the OS level (design.md rule 3).</summary>
-public static class FileOpening
+internal static class FileOpening
 {
     /// <summary>Opens a link file read-only; others may keep reading and writing it.</summary>
     public static SafeFileHandle OpenReadOnly(string path)

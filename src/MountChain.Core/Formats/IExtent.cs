@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace MountChain.Core.Formats;
 
 /// <summary>What one piece of an extent's address space resolves to.</summary>
-public enum PieceKind : byte
+internal enum PieceKind : byte
 {
     /// <summary>Raw bytes at <see cref="ExtentPiece.FileOffset"/> in the extent's <see cref="IExtent.Handle"/>.</summary>
     Data,
@@ -19,13 +19,13 @@ public enum PieceKind : byte
 /// <param name="Start">First sector, relative to the extent.</param>
 /// <param name="FileOffset">Byte offset of <paramref name="Start"/> in the file (Data), or of the grain marker (Compressed).</param>
 /// <param name="GrainStart">For Compressed: the extent-relative sector the grain begins at.</param>
-public readonly record struct ExtentPiece(long Start, long Count, PieceKind Kind, long FileOffset = 0, long GrainStart = 0);
+internal readonly record struct ExtentPiece(long Start, long Count, PieceKind Kind, long FileOffset = 0, long GrainStart = 0);
 
 /// <summary>
 /// A readable extent of one link (format doc §6.1): it maps its own sectors to pieces and reads
 /// data for them. Implementations are immutable after open and safe for concurrent use.
 /// </summary>
-public interface IExtent : IDisposable
+internal interface IExtent : IDisposable
 {
     /// <summary>The file this extent reads (for messages), or null for ZERO.</summary>
     string? FilePath { get; }

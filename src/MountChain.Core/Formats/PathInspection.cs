@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace MountChain.Core.Formats;
 
 /// <summary>What a path names on disk, and its canonical form (for cycle detection, format doc §10.2 item 6).</summary>
-public static partial class PathInspection
+internal static partial class PathInspection
 {
     public enum Kind { Missing, RegularFile, Directory, Device, Other }
 

@@ -4,7 +4,7 @@ namespace MountChain.Core.Formats;
 /// The unit every VMDK offset and size counts in: 512 bytes, also on disks whose logical sector
 /// is 4 KiB (format doc §10.1). Use these instead of a literal 512 wherever a sector is meant.
 /// </summary>
-public static class Sector
+internal static class Sector
 {
     public const int Size = 512;
     /// <summary>log2 of <see cref="Size"/>: <c>sectors &lt;&lt; Shift</c> is bytes.</summary>

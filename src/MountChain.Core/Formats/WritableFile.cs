@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace MountChain.Core.Formats;
 
 /// <summary>Which kind of I/O a <see cref="WritableFile"/> is about to do (for fault injection in tests).</summary>
-public enum FileOperation : byte { Read, Write, Sync, Truncate }
+internal enum FileOperation : byte { Read, Write, Sync, Truncate }
 
 /// <summary>
 /// A file we are allowed to write (our redo log, or a parent during commit): positional reads and
@@ -11,7 +11,7 @@ public enum FileOperation : byte { Read, Write, Sync, Truncate }
 /// names the file and the operation. An optional fault hook lets tests make any call fail (the EIO
 /// path) without a special kernel setup.
 /// </summary>
-public sealed class WritableFile : IDisposable
+internal sealed class WritableFile : IDisposable
 {
     private readonly SafeFileHandle _handle;
     private readonly Func<FileOperation, long, int, Exception?>? _fault;

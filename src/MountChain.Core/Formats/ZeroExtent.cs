@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 namespace MountChain.Core.Formats;
 
 /// <summary>A ZERO extent line: no file, every sector reads as zero (format doc §6.1).</summary>
-public sealed class ZeroExtent(long sectors) : IExtent
+internal sealed class ZeroExtent(long sectors) : IExtent
 {
     public string? FilePath => null;
     public long Sectors { get; } = sectors;

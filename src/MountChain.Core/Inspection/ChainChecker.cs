@@ -9,10 +9,10 @@ using MountChain.Core.Formats.SeSparse;
 namespace MountChain.Core.Inspection;
 
 /// <summary>The findings of one link (its descriptor file and its extents).</summary>
-public sealed record LinkCheck(string File, string? CreateType, IReadOnlyList<CheckFinding> Findings);
+internal sealed record LinkCheck(string File, string? CreateType, IReadOnlyList<CheckFinding> Findings);
 
 /// <summary>What `check` found in a chain, base first.</summary>
-public sealed record ChainCheckReport(string File, IReadOnlyList<LinkCheck> Links)
+internal sealed record ChainCheckReport(string File, IReadOnlyList<LinkCheck> Links)
 {
     public bool HasProblems => Links.Any(l => l.Findings.Any(f => f.Severity == FindingSeverity.Problem));
 }
@@ -23,7 +23,7 @@ public sealed record ChainCheckReport(string File, IReadOnlyList<LinkCheck> Link
 /// by descriptor (<see cref="ParentLookup"/>), so a link that cannot be opened still leads to its
 /// parent and a broken CID edge is reported, not fatal. Read-only.
 /// </summary>
-public static class ChainChecker
+internal static class ChainChecker
 {
     public static ChainCheckReport Check(string path, ChainOpenOptions? options = null)
     {

@@ -1,7 +1,7 @@
 namespace MountChain.Core.Inspection;
 
 /// <summary>How bad a finding of `check` is.</summary>
-public enum FindingSeverity
+internal enum FindingSeverity
 {
     /// <summary>The link is damaged or does not belong where it is: reading it is refused or wrong.</summary>
     Problem,
@@ -10,10 +10,10 @@ public enum FindingSeverity
 }
 
 /// <summary>One hazard of format doc §10.2 found by `check`: the file, the field, its byte offset in that file when known, and what is wrong.</summary>
-public sealed record CheckFinding(string File, string Field, long? Offset, FindingSeverity Severity, string Message);
+internal sealed record CheckFinding(string File, string Field, long? Offset, FindingSeverity Severity, string Message);
 
 /// <summary>Collects findings with a bound per kind, so a file with millions of bad entries reports a readable list.</summary>
-public sealed class FindingList
+internal sealed class FindingList
 {
     /// <summary>Findings kept per (file, kind); the rest are counted in one summary line.</summary>
     public const int MaxPerKind = 20;

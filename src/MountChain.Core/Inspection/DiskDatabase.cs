@@ -7,7 +7,7 @@ namespace MountChain.Core.Inspection;
 /// nearest the top that has it — TN50's rule, since children usually carry only longContentID
 /// and the adapter, geometry, uuid and hardware version live in the base (ESXi's deltas likewise).
 /// </summary>
-public static class DiskDatabase
+internal static class DiskDatabase
 {
     /// <summary>Effective keys (without the "ddb." prefix), sorted; <paramref name="linksBaseFirst"/> as in <see cref="VmdkChain.Links"/>.</summary>
     public static Dictionary<string, string> Effective(IReadOnlyList<Link> linksBaseFirst)

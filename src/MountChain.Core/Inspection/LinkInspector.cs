@@ -1,20 +1,20 @@
+using System.Buffers;
 using MountChain.Core.Chain;
 using MountChain.Core.Errors;
 using MountChain.Core.Formats;
 using MountChain.Core.Formats.Grains;
 using MountChain.Core.Formats.HostedSparse;
-using MountChain.Core.Mapping;
 
 namespace MountChain.Core.Inspection;
 
 /// <summary>What `info` reports about one link after reading all of its tables.</summary>
-public sealed record LinkReport(long AllocatedBytes, long ZeroBytes, string Validation, IReadOnlyList<string> Problems);
+internal sealed record LinkReport(long AllocatedBytes, long ZeroBytes, string Validation, IReadOnlyList<string> Problems);
 
 /// <summary>
-/// Reads every grain table of a link: counts allocation and runs the whole-file checks that the
-/// lazy reader cannot afford on each open (grains of different tables overlapping, §10.2 item 3).
+/// Reads every grain table of a link once: counts allocation and runs the whole-file checks that
+/// the lazy reader cannot afford on each open (grains of different tables overlapping, §10.2 item 3).
 /// </summary>
-public static class LinkInspector
+internal static class LinkInspector
 {
     /// <summary>Largest number of grains we sort for the cross-table overlap check (4 bytes each).</summary>
     private const long MaxGrainsForOverlapCheck = 64L * 1024 * 1024;
@@ -22,50 +22,107 @@ public static class LinkInspector
     public static LinkReport Inspect(Link link)
     {
         var problems = new List<string>(link.Warnings);
-        long allocated = 0, zero = 0;
+        var count = new Allocation();
         try
         {
-            var pieces = new List<LinkPiece>();
             var scratch = new List<ExtentPiece>();
-            const long step = 1L << 22;
-            for (long s = 0; s < link.CapacitySectors; s += step)
+            foreach (var extent in link.Extents)
             {
-                pieces.Clear();
-                link.Map(s, Math.Min(step, link.CapacitySectors - s), pieces, scratch);
-                foreach (var p in pieces)
+                if (extent is HostedSparseExtent hosted)
                 {
-                    if (p.Kind is PieceKind.Data or PieceKind.Compressed) allocated += p.Count * Sector.Size;
-                    else if (p.Kind == PieceKind.Zero) zero += p.Count * Sector.Size;
+                    string? overlap = ScanHosted(hosted, count);
+                    if (overlap is not null) throw new CorruptMetadataException(hosted.FilePath!, overlap);
                 }
-            }
-            foreach (var extent in link.Extents.OfType<HostedSparseExtent>())
-            {
-                string? overlap = FindCrossTableOverlap(extent);
-                if (overlap is not null) throw new CorruptMetadataException(extent.FilePath!, overlap);
+                else
+                {
+                    CountMapped(extent, count, scratch);
+                }
             }
         }
         catch (VmdkException e)
         {
             problems.Add(e.Message);
-            return new LinkReport(allocated, zero, "corrupt: " + e.Message, problems);
+            return new LinkReport(count.Allocated, count.Zero, "corrupt: " + e.Message, problems);
         }
-        return new LinkReport(allocated, zero, problems.Count == 0 ? "ok" : "ok (with warnings)", problems);
+        return new LinkReport(count.Allocated, count.Zero, problems.Count == 0 ? "ok" : "ok (with warnings)", problems);
     }
 
-    private static string? FindCrossTableOverlap(HostedSparseExtent extent)
+    private sealed class Allocation
     {
-        var entries = new List<uint>();
-        for (long t = 0; t < extent.GrainTableCount; t++)
+        public long Allocated, Zero;
+    }
+
+    /// <summary>Any other extent: counted from its own mapping, 4 Mi sectors at a time.</summary>
+    private static void CountMapped(IExtent extent, Allocation count, List<ExtentPiece> pieces)
+    {
+        const long step = 1L << 22;
+        for (long s = 0; s < extent.Sectors; s += step)
         {
-            var table = extent.ReadGrainTable(t);
-            if (table is null) continue;
-            foreach (uint e in table)
-                if (e > 1) entries.Add(e);
-            if (entries.Count > MaxGrainsForOverlapCheck) return null;
+            pieces.Clear();
+            extent.Map(s, Math.Min(step, extent.Sectors - s), pieces);
+            foreach (var p in pieces)
+            {
+                if (p.Kind is PieceKind.Data or PieceKind.Compressed) count.Allocated += p.Count * Sector.Size;
+                else if (p.Kind == PieceKind.Zero) count.Zero += p.Count * Sector.Size;
+            }
         }
-        entries.Sort();
+    }
+
+    /// <summary>
+    /// One pass over the tables of a hosted sparse extent (each read and checked once, as the
+    /// reader checks them): counts allocated and zeroed grains, clipped to the capacity, and
+    /// collects grain positions for the overlap check; returns the overlap found, or null.
+    /// </summary>
+    private static string? ScanHosted(HostedSparseExtent extent, Allocation count)
+    {
+        int perTable = extent.EntriesPerTable;
+        long grainSectors = extent.GrainSectors;
+        var entries = new List<uint>();
+        bool tooMany = false;
+        uint[] table = ArrayPool<uint>.Shared.Rent(perTable);
+        try
+        {
+            for (long t = 0; t < extent.GrainTableCount; t++)
+            {
+                if (!extent.TryReadGrainTable(t, table.AsSpan(0, perTable))) continue;
+                long firstGrain = t * perTable;
+                for (int i = 0; i < perTable; i++)
+                {
+                    uint e = table[i];
+                    if (e == 0) continue;
+                    long start = (firstGrain + i) * grainSectors;
+                    if (start >= extent.Sectors) break;
+                    long bytes = Math.Min(grainSectors, extent.Sectors - start) * Sector.Size;
+                    if (e == 1)
+                    {
+                        count.Zero += bytes;
+                        continue;
+                    }
+                    count.Allocated += bytes;
+                    if (!tooMany)
+                    {
+                        entries.Add(e);
+                        tooMany = entries.Count > MaxGrainsForOverlapCheck;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<uint>.Shared.Return(table);
+        }
+        if (tooMany) return null;
         var sorted = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(entries);
+        // Grains are mostly allocated in table order: skip the sort when they already are.
+        if (!IsSorted(sorted)) sorted.Sort();
         int at = GrainRuns.FirstOverlap<uint>(sorted, extent.IsCompressed ? 1 : extent.GrainSectors);
         return at < 0 ? null : $"two grains overlap at sector {sorted[at]}";
+    }
+
+    private static bool IsSorted(ReadOnlySpan<uint> values)
+    {
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] < values[i - 1]) return false;
+        return true;
     }
 }

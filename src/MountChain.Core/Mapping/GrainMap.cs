@@ -14,7 +14,7 @@ namespace MountChain.Core.Mapping;
 /// Concurrency: lock-free for readers; a region may be built twice by racing threads, the first
 /// published copy wins. Links are immutable, so a built region never goes stale.
 /// </summary>
-public sealed class GrainMap
+internal sealed class GrainMap
 {
     private readonly IMapLayer[] _links;
     private readonly MapRegion?[] _regions;

@@ -1,7 +1,7 @@
 namespace MountChain.Core.Mapping;
 
 /// <summary>Tuning of the grain map.</summary>
-public sealed record GrainMapOptions
+internal sealed record GrainMapOptions
 {
     /// <summary>log2 of the region size in sectors: 16 = 32 MiB, what one hosted grain table covers.</summary>
     public int RegionShift { get; init; } = 16;

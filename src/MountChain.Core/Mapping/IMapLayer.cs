@@ -6,7 +6,7 @@ namespace MountChain.Core.Mapping;
 /// One layer of a generation as the grain map sees it (a chain link, base first): its address space
 /// resolved into pieces. The map knows layers only through this, so Mapping does not depend on Chain.
 /// </summary>
-public interface IMapLayer
+internal interface IMapLayer
 {
     long CapacitySectors { get; }
 
@@ -15,4 +15,4 @@ public interface IMapLayer
 }
 
 /// <summary>A piece of a layer's address space, with the extent that holds it and where that extent begins.</summary>
-public readonly record struct LinkPiece(long Start, long Count, PieceKind Kind, long FileOffset, long GrainStart, IExtent Extent, long ExtentStart);
+internal readonly record struct LinkPiece(long Start, long Count, PieceKind Kind, long FileOffset, long GrainStart, IExtent Extent, long ExtentStart);

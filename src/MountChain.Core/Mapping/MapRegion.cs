@@ -1,7 +1,7 @@
 namespace MountChain.Core.Mapping;
 
 /// <summary>The resolved runs of one region, sorted by start and covering it exactly. Immutable.</summary>
-public sealed class MapRegion(MapRun[] runs)
+internal sealed class MapRegion(MapRun[] runs)
 {
     private readonly long[] _starts = Array.ConvertAll(runs, r => r.Start);
 

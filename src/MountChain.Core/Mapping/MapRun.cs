@@ -6,7 +6,7 @@ namespace MountChain.Core.Mapping;
 /// A contiguous virtual range served one way: by one link at contiguous file offsets (Data), one
 /// compressed grain, zeros, or nothing (design.md rule 2).
 /// </summary>
-public readonly struct MapRun(long start, long count, PieceKind kind, int generation, IExtent? extent, long fileOffset, long grainStart, long extentStart)
+internal readonly struct MapRun(long start, long count, PieceKind kind, int generation, IExtent? extent, long fileOffset, long grainStart, long extentStart)
 {
     /// <summary>First virtual sector.</summary>
     public readonly long Start = start;

@@ -5,17 +5,17 @@ using MountChain.Core.Errors;
 namespace MountChain.Core.VmConfig;
 
 /// <summary>One disk a snapshot captured: controller slot and the link holding that state (format doc §8.1).</summary>
-public sealed record SnapshotDisk(string Node, string FileName);
+internal sealed record SnapshotDisk(string Node, string FileName);
 
 /// <summary>One `snapshotN.*` entry of a .vmsd (format doc §8.1).</summary>
-public sealed record Snapshot(int Uid, int? ParentUid, string DisplayName, string? Description, DateTimeOffset? CreateTime,
+internal sealed record Snapshot(int Uid, int? ParentUid, string DisplayName, string? Description, DateTimeOffset? CreateTime,
     string? StateFile, IReadOnlyList<SnapshotDisk> Disks);
 
 /// <summary>
 /// The snapshot database of a VM (.vmsd, format doc §8.1): the snapshot tree (uid, parent,
 /// names, creation times, the disk file each snapshot holds) and the current snapshot.
 /// </summary>
-public sealed partial class SnapshotDatabase
+internal sealed partial class SnapshotDatabase
 {
     private SnapshotDatabase(string path, IReadOnlyList<Snapshot> snapshots, int? current, bool needConsolidate)
     {

@@ -6,14 +6,14 @@ using MountChain.Core.Formats;
 namespace MountChain.Core.VmConfig;
 
 /// <summary>A generation a snapshot names: the file to open and the generation of its chain (null: its top).</summary>
-public sealed record SnapshotChoice(string DiskPath, int? Generation, Snapshot? Snapshot);
+internal sealed record SnapshotChoice(string DiskPath, int? Generation, Snapshot? Snapshot);
 
 /// <summary>
 /// Ties .vmsd snapshots to chain generations (format doc §8.3): a snapshot's `diskM.fileName` for a
 /// disk is the link holding that snapshot's state, so its generation is that link (and its
 /// parents). `-g NAME|UID` is resolved here for both a .vmx and a .vmdk argument.
 /// </summary>
-public static class SnapshotGenerations
+internal static class SnapshotGenerations
 {
     /// <summary>True when <paramref name="selector"/> is a plain generation number, not a snapshot name or uid.</summary>
     public static bool IsNumber(string? selector, out int number)

@@ -8,7 +8,7 @@ namespace MountChain.Core.VmConfig;
 /// comments, `.encoding` naming the code page, values pipe-escaped (`|22` = '"', `|7C` = '|').
 /// Keys compare case-insensitively (writers differ in casing); a repeated key keeps its last value.
 /// </summary>
-public sealed class VmwareDictionary
+internal sealed class VmwareDictionary
 {
     /// <summary>Largest file we read: real .vmx/.vmsd files are a few KiB; 4 MiB bounds a hostile one.</summary>
     public const int MaxBytes = 4 * 1024 * 1024;

@@ -5,13 +5,13 @@ using MountChain.Core.Errors;
 namespace MountChain.Core.VmConfig;
 
 /// <summary>A virtual disk of a VM: controller slot (`scsi0:0`), the file as written, and where it is now.</summary>
-public sealed record VmxDisk(string Node, string FileName, string FullPath);
+internal sealed record VmxDisk(string Node, string FileName, string FullPath);
 
 /// <summary>
 /// The disks of a VM's .vmx (format doc §8.2: `&lt;bus&gt;&lt;n&gt;:&lt;m&gt;.fileName`, minus CD-ROMs and
 /// absent devices) and the .vmsd that holds its snapshot tree.
 /// </summary>
-public sealed partial class VmxFile
+internal sealed partial class VmxFile
 {
     private VmxFile(string path, string? displayName, IReadOnlyList<VmxDisk> disks, string? snapshotDatabasePath)
     {

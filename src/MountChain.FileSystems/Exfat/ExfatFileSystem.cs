@@ -13,7 +13,7 @@ namespace MountChain.FileSystems.Exfat;
 /// read as zeros and are reported unallocated). Ids are the volume byte position of the File
 /// entry / 32 (root = 1); modes and attributes as in <see cref="FatFileSystem"/>. Thread-safe.
 /// </summary>
-public sealed class ExfatFileSystem : IFileSystem
+internal sealed class ExfatFileSystem : IFileSystem
 {
     public const string KindName = "exfat";
     private const int DirectoryCacheCapacity = 128;

@@ -35,7 +35,7 @@ internal static class ExtChecksum
 /// Where metadata_csum mismatches go: by default each is reported once (a warning) and the structure
 /// is used anyway, as e2fsck would show it; in strict mode a mismatch is a corruption error.
 /// </summary>
-public sealed class ExtChecksumPolicy
+internal sealed class ExtChecksumPolicy
 {
     private readonly HashSet<string> _seen = [];
     private readonly Lock _gate = new();

@@ -10,7 +10,7 @@ namespace MountChain.FileSystems.Ext;
 /// Thread-safe: positional device reads, bounded locked caches. metadata_csum mismatches go to
 /// the <see cref="ExtChecksumPolicy"/> (warn by default, or fail when strict).
 /// </summary>
-public sealed class ExtFileSystem : IFileSystem
+internal sealed class ExtFileSystem : IFileSystem
 {
     private const uint RootInode = 2;
     private const int MaxSymlinkFollows = 40;

@@ -12,7 +12,7 @@ namespace MountChain.FileSystems.Fat;
 /// the FAT bits (= FILE_ATTRIBUTE_*); modes are 0755 for directories and 0644 for files, without
 /// write bits when read-only (as Linux vfat applies the bit to files only). Thread-safe.
 /// </summary>
-public sealed class FatFileSystem : IFileSystem
+internal sealed class FatFileSystem : IFileSystem
 {
     public const string KindName = "vfat";
     private const int DirectoryCacheCapacity = 128;

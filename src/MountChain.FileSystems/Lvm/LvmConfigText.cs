@@ -7,7 +7,7 @@ namespace MountChain.FileSystems.Lvm;
 /// A section of LVM2's text metadata ("name { key = value ... }"): values are strings, integers,
 /// arrays of those, or nested sections. Parsed by <see cref="LvmConfigText.Parse"/>.
 /// </summary>
-public sealed class LvmSection
+internal sealed class LvmSection
 {
     public Dictionary<string, object> Values { get; } = new(StringComparer.Ordinal);
     public List<(string Name, LvmSection Section)> Sections { get; } = [];
@@ -23,7 +23,7 @@ public sealed class LvmSection
 /// comments, quoted strings with backslash escapes, decimal integers, '[ ... ]' arrays and nested
 /// '{ }' sections. Depth and size are bounded; malformed text throws <see cref="FormatException"/>.
 /// </summary>
-public static class LvmConfigText
+internal static class LvmConfigText
 {
     private const int MaxDepth = 32;
 

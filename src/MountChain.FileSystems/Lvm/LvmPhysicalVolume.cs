@@ -10,7 +10,7 @@ namespace MountChain.FileSystems.Lvm;
 /// and the newest valid VG metadata text found in its metadata areas (lvm2 lib/format_text
 /// layout.h). Every offset and size from the disk is checked against the device and the area.
 /// </summary>
-public sealed class LvmPhysicalVolume
+internal sealed class LvmPhysicalVolume
 {
     private const uint LvmCrcSeed = 0xf597a6cf;
     private const int MdaHeaderSize = 512;

@@ -4,7 +4,7 @@ using MountChain.FileSystems.Volumes;
 namespace MountChain.FileSystems.Lvm;
 
 /// <summary>An LV found on a disk: its VG, the partition that holds its first extent, and how to open it.</summary>
-public sealed record LogicalVolumeLocation(LvmVolumeGroup VolumeGroup, LvmLogicalVolume Volume, Partition HomePartition,
+internal sealed record LogicalVolumeLocation(LvmVolumeGroup VolumeGroup, LvmLogicalVolume Volume, Partition HomePartition,
     IReadOnlyDictionary<string, (Partition Partition, long DataStart)> PhysicalVolumes)
 {
     /// <summary>"VG-LV" with dashes inside names doubled, as device-mapper names LVs (/dev/mapper/VG-LV).</summary>
@@ -19,7 +19,7 @@ public sealed record LogicalVolumeLocation(LvmVolumeGroup VolumeGroup, LvmLogica
 /// metadata (highest seqno among its PVs), and ties the VG's PVs to partitions by PV UUID.
 /// A PV whose label or metadata is damaged is reported in the warnings and left out.
 /// </summary>
-public static class LvmScanner
+internal static class LvmScanner
 {
     public static List<LogicalVolumeLocation> Scan(IBlockDevice disk, IEnumerable<Partition> pvPartitions, List<string> warnings)
     {

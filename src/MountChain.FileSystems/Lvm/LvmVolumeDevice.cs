@@ -7,7 +7,7 @@ namespace MountChain.FileSystems.Lvm;
 /// extents of its PVs (device-mapper's linear and striped targets, done in user space).
 /// Positional reads only; thread-safe. Does not own the PV devices.
 /// </summary>
-public sealed class LvmVolumeDevice : IBlockDevice
+internal sealed class LvmVolumeDevice : IBlockDevice
 {
     private readonly LvmSegment[] _segments;
     private readonly Dictionary<string, (IBlockDevice Device, long DataStart)> _pvs;

@@ -1,25 +1,25 @@
 namespace MountChain.FileSystems.Lvm;
 
 /// <summary>One stripe of a segment: a run of extents on a PV.</summary>
-public sealed record LvmStripe(string PvName, long StartExtent);
+internal sealed record LvmStripe(string PvName, long StartExtent);
 
 /// <summary>A segment of an LV: LV extents [StartExtent, +ExtentCount) striped over <see cref="Stripes"/> (one stripe = linear).</summary>
-public sealed record LvmSegment(long StartExtent, long ExtentCount, string Type, long StripeSizeSectors, IReadOnlyList<LvmStripe> Stripes);
+internal sealed record LvmSegment(long StartExtent, long ExtentCount, string Type, long StripeSizeSectors, IReadOnlyList<LvmStripe> Stripes);
 
 /// <summary>A PV of the VG as the metadata describes it.</summary>
-public sealed record LvmPvInfo(string Name, string Uuid, long PeStartSectors, long PeCount);
+internal sealed record LvmPvInfo(string Name, string Uuid, long PeStartSectors, long PeCount);
 
 /// <summary>
 /// A logical volume. <see cref="Unsupported"/> says why it cannot be read (a snapshot, thin,
 /// RAID/mirror, cache or other segment type), null for linear and striped LVs.
 /// </summary>
-public sealed record LvmLogicalVolume(string Name, string Id, IReadOnlyList<LvmSegment> Segments, string? Unsupported)
+internal sealed record LvmLogicalVolume(string Name, string Id, IReadOnlyList<LvmSegment> Segments, string? Unsupported)
 {
     public long ExtentCount => Segments.Count == 0 ? 0 : Segments.Max(s => s.StartExtent + s.ExtentCount);
 }
 
 /// <summary>A volume group from its newest metadata text: extent size, PVs and the visible LVs.</summary>
-public sealed record LvmVolumeGroup(string Name, string Id, long Seqno, long ExtentSizeSectors, IReadOnlyList<LvmPvInfo> PhysicalVolumes, IReadOnlyList<LvmLogicalVolume> LogicalVolumes)
+internal sealed record LvmVolumeGroup(string Name, string Id, long Seqno, long ExtentSizeSectors, IReadOnlyList<LvmPvInfo> PhysicalVolumes, IReadOnlyList<LvmLogicalVolume> LogicalVolumes)
 {
     private const long MaxExtents = 1L << 40;
 

@@ -13,7 +13,7 @@ internal sealed record NtfsNode(long Record, string? Stream);
 /// DOS-only names and the metadata files (records 0–15) are hidden, alternate data streams appear
 /// as "file:stream" entries. Thread-safe: positional reads and an internally locked record cache.
 /// </summary>
-public sealed class NtfsFileSystem : IFileSystem
+internal sealed class NtfsFileSystem : IFileSystem
 {
     private const int CacheCapacity = 4096;
     private const int MaxSymlinkHops = 40;

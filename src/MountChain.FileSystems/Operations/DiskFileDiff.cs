@@ -8,7 +8,7 @@ namespace MountChain.FileSystems.Operations;
 /// says why the volume was not compared (a file system with no reader, or one that failed to open
 /// or read), in which case <see cref="Changes"/> is empty.
 /// </summary>
-public sealed record PartitionFileChanges(string Partition, string FileSystem, IReadOnlyList<FileChange> Changes, string? Skipped = null);
+internal sealed record PartitionFileChanges(string Partition, string FileSystem, IReadOnlyList<FileChange> Changes, string? Skipped = null);
 
 /// <summary>
 /// Compares every volume of two disks (partitions and LVM2 LVs) file by file: a manifest of each
@@ -16,7 +16,7 @@ public sealed record PartitionFileChanges(string Partition, string FileSystem, I
 /// added/removed. Volumes that cannot be read are returned with <see cref="PartitionFileChanges.Skipped"/>
 /// set, never left out silently; containers (extended partitions, LVM PVs) are not volumes of files.
 /// </summary>
-public static class DiskFileDiff
+internal static class DiskFileDiff
 {
     public static List<PartitionFileChanges> Compare(IBlockDevice before, IBlockDevice after, FileSystemOptions? options = null)
     {

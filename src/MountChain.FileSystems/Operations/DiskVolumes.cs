@@ -9,8 +9,25 @@ namespace MountChain.FileSystems.Operations;
 /// A volume of a disk: a partition ("pK"), or an LVM2 logical volume ("pK/VG-LV", K the partition
 /// holding its first extent), and the file system it holds.
 /// </summary>
-public sealed record VolumeInfo(Partition Partition, DetectedFileSystem FileSystem, LogicalVolumeLocation? LogicalVolume = null)
+public sealed record VolumeInfo
 {
+    internal VolumeInfo(Partition partition, DetectedFileSystem fileSystem, LogicalVolumeLocation? logicalVolume = null)
+    {
+        Partition = partition;
+        FileSystem = fileSystem;
+        LogicalVolume = logicalVolume;
+    }
+
+    /// <summary>The partition: the volume itself, or for a logical volume the one holding its first extent.</summary>
+    public Partition Partition { get; }
+    public DetectedFileSystem FileSystem { get; }
+    /// <summary>Where a logical volume lives (LVM internals; null for a partition).</summary>
+    internal LogicalVolumeLocation? LogicalVolume { get; }
+    /// <summary>"VG-LV" (device-mapper spelling) for an LVM2 logical volume, else null.</summary>
+    public string? LogicalVolumeName => LogicalVolume?.MapperName;
+    /// <summary>Why a logical volume cannot be read (snapshot, thin, …), else null.</summary>
+    public string? Unsupported => LogicalVolume?.Volume.Unsupported;
+
     public string Name => LogicalVolume == null ? Partition.Name : $"{Partition.Name}/{LogicalVolume.MapperName}";
 
     /// <summary>Byte offset on the disk (an LV's first extent may be anywhere; its partition's offset is shown).</summary>

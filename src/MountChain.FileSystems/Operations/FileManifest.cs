@@ -4,7 +4,7 @@ using MountChain.FileSystems.Common;
 namespace MountChain.FileSystems.Operations;
 
 /// <summary>One regular file of a manifest: "./path", size and SHA-256.</summary>
-public sealed record ManifestEntry(string Path, long Size, string Sha256);
+internal sealed record ManifestEntry(string Path, long Size, string Sha256);
 
 /// <summary>
 /// The hash of every regular file under a directory, in the order and format of
@@ -12,7 +12,7 @@ public sealed record ManifestEntry(string Path, long Size, string Sha256);
 /// the ordinal bytes of the UTF-8 path. Alternate data streams, symlinks and special files are
 /// not regular files and are left out (as on an ntfs-3g mount).
 /// </summary>
-public static class FileManifest
+internal static class FileManifest
 {
     public static List<ManifestEntry> Build(IFileSystem fs, FsEntry root, int parallelism = 0)
     {

@@ -1,12 +1,12 @@
 namespace MountChain.FileSystems.Operations;
 
-public enum FileChangeKind : byte { Added, Removed, Modified }
+internal enum FileChangeKind : byte { Added, Removed, Modified }
 
 /// <summary>A file that differs between two manifests.</summary>
-public sealed record FileChange(FileChangeKind Kind, string Path, ManifestEntry? Before, ManifestEntry? After);
+internal sealed record FileChange(FileChangeKind Kind, string Path, ManifestEntry? Before, ManifestEntry? After);
 
 /// <summary>Added, removed and modified (different size or hash) files between two manifests, in path order.</summary>
-public static class ManifestDiff
+internal static class ManifestDiff
 {
     public static List<FileChange> Compare(IReadOnlyList<ManifestEntry> before, IReadOnlyList<ManifestEntry> after)
     {

@@ -4,7 +4,7 @@ using MountChain.FileSystems.Common;
 namespace MountChain.FileSystems.Operations;
 
 /// <summary>Counts reported while extracting.</summary>
-public readonly record struct ExtractProgress(long Files, long Bytes);
+internal readonly record struct ExtractProgress(long Files, long Bytes);
 
 /// <summary>
 /// Copies a file or directory tree out of a file system: regular files (holes stay holes where
@@ -15,7 +15,7 @@ public readonly record struct ExtractProgress(long Files, long Bytes);
 /// Special files are skipped.
 /// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
 /// </summary>
-public sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null, Action<string>? warn = null)
+internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null, Action<string>? warn = null)
 {
     private long _files, _bytes;
     private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];

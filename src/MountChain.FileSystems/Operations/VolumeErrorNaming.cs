@@ -9,7 +9,7 @@ namespace MountChain.FileSystems.Operations;
 /// so callers (the CLI's exit codes, the FUSE tree's errno) classify them as before. Every member of
 /// <see cref="IFileSystem"/>, default ones included, must be forwarded here (VolumeErrorNamingTests checks).
 /// </summary>
-public sealed class VolumeErrorNaming(IFileSystem inner, string volume) : IFileSystem
+internal sealed class VolumeErrorNaming(IFileSystem inner, string volume) : IFileSystem
 {
     public IFileSystem Inner { get; } = inner;
     public string Kind => Inner.Kind;

@@ -1,7 +1,7 @@
 namespace MountChain.FileSystems.Volumes;
 
 /// <summary>CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) as GPT uses it (UEFI spec §5.3.2).</summary>
-public static class Crc32
+internal static class Crc32
 {
     private static readonly uint[] Table = BuildTable();
 

@@ -16,7 +16,7 @@ public sealed record DetectedFileSystem(string Kind, string Label, string Note =
 /// Recognises file systems by signature: ntfs, xfs, ext2/ext3/ext4, vfat, exfat, swap, LVM2_member.
 /// Only reads the first few KiB (and, for NTFS, the $Volume record for its label).
 /// </summary>
-public static class FileSystemDetector
+internal static class FileSystemDetector
 {
     private const int ProbeSize = 8192;
 

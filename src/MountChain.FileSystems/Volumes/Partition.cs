@@ -25,7 +25,7 @@ public sealed record Partition
 }
 
 /// <summary>The partitions of a disk in table order, and the table kind they came from.</summary>
-public sealed record PartitionTable(PartitionScheme Scheme, IReadOnlyList<Partition> Partitions, IReadOnlyList<string> Warnings);
+internal sealed record PartitionTable(PartitionScheme Scheme, IReadOnlyList<Partition> Partitions, IReadOnlyList<string> Warnings);
 
 /// <summary>A partition table is damaged beyond use; the message names the structure.</summary>
 public sealed class PartitionTableException(string message) : IOException(message);

@@ -9,7 +9,7 @@ namespace MountChain.FileSystems.Volumes;
 /// extended/logical chains, or none (the whole disk is p0). Every offset and count read from the
 /// disk is checked against the disk size before use.
 /// </summary>
-public static class PartitionTableReader
+internal static class PartitionTableReader
 {
     private const int SectorSize = 512;
 

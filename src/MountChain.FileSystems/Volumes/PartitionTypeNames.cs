@@ -4,7 +4,7 @@ namespace MountChain.FileSystems.Volumes;
 /// Names of the common partition types, as fdisk/sfdisk print them: GPT type GUIDs (UEFI
 /// specification and the Discoverable Partitions Specification) and MBR type bytes.
 /// </summary>
-public static class PartitionTypeNames
+internal static class PartitionTypeNames
 {
     private static readonly Dictionary<string, string> Gpt = new(StringComparer.OrdinalIgnoreCase)
     {

@@ -6,7 +6,7 @@ namespace MountChain.FileSystems.Volumes;
 /// A read-only window onto part of another device (a partition). Offsets are relative to the
 /// window's start; the window never reads outside its own range. Does not own the parent.
 /// </summary>
-public sealed class VolumeDevice : IBlockDevice
+internal sealed class VolumeDevice : IBlockDevice
 {
     private readonly IBlockDevice _parent;
     private readonly long _start;

@@ -8,7 +8,7 @@ namespace MountChain.FileSystems.Xfs;
 /// access is positional, caches are bounded and locked. Every on-disk count, offset and pointer is
 /// checked; inconsistencies raise <see cref="FileSystemCorruptException"/>.
 /// </summary>
-public sealed class XfsFileSystem : IFileSystem
+internal sealed class XfsFileSystem : IFileSystem
 {
     private const int MaxSymlinkFollows = 40; // as Linux MAXSYMLINKS
     private const int InodeCacheCapacity = 16384;

@@ -27,7 +27,7 @@ public static class VolumeFolderScanner
             {
                 var p = volume.Partition;
                 if (volume.IsContainer) continue;
-                if (volume.LogicalVolume?.Volume.Unsupported is { } why)
+                if (volume.Unsupported is { } why)
                 {
                     skipped.Add($"{volume.Name}: {why}");
                     continue;
@@ -44,9 +44,9 @@ public static class VolumeFolderScanner
                     var named = options with { VolumeName = name };
                     var fs = factory(volume.OpenDevice(disk), options.Warning is { } warn ? named with { Warning = text => warn($"{name}: {text}") } : named);
                     // LVs get node-id spaces above any partition number (MBR/GPT numbers stay below 128).
-                    folders.Add(volume.LogicalVolume == null
+                    folders.Add(volume.LogicalVolumeName is not { } lv
                         ? new VolumeFolder(p.Number, fs, volume.Length)
-                        : new VolumeFolder(p.Number, fs, volume.Length, volume.LogicalVolume.MapperName, 128 + logicalVolumes++));
+                        : new VolumeFolder(p.Number, fs, volume.Length, lv, 128 + logicalVolumes++));
                 }
                 catch (Exception e) when (e is IOException or NotSupportedException or ArgumentException)
                 {

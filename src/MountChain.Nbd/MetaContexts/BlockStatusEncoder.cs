@@ -8,7 +8,7 @@ namespace MountChain.Nbd.MetaContexts;
 /// Turns device extents into NBD block-status descriptors (proto.md "NBD_REPLY_TYPE_BLOCK_STATUS"):
 /// 32-bit length + 32-bit status, neighbours with equal status merged.
 /// </summary>
-public static class BlockStatusEncoder
+internal static class BlockStatusEncoder
 {
     /// <summary>Bytes of one descriptor.</summary>
     public const int DescriptorSize = 8;

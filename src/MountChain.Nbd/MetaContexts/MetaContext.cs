@@ -13,14 +13,14 @@ namespace MountChain.Nbd.MetaContexts;
 /// Status value = generation index + 1 (1 = base, 2 = first snapshot, …); 0 = no link holds the
 /// range (it reads as zeros). <c>nbdinfo --map=mountchain:generation</c> prints these numbers.</para>
 /// </remarks>
-public enum MetaContext : uint
+internal enum MetaContext : uint
 {
     BaseAllocation = 1,
     Generation = 2,
 }
 
 /// <summary>Names and query matching of <see cref="MetaContext"/> (proto.md "NBD_OPT_LIST_META_CONTEXT", "NBD_OPT_SET_META_CONTEXT").</summary>
-public static class MetaContextNames
+internal static class MetaContextNames
 {
     public const string BaseAllocation = "base:allocation";
     public const string Generation = "mountchain:generation";

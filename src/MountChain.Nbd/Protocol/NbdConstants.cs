@@ -4,7 +4,7 @@ namespace MountChain.Nbd.Protocol;
 // All integers on the wire are big-endian (proto.md "Conventions").
 
 /// <summary>Magic numbers (proto.md "Newstyle negotiation", "Request message", "Simple reply message", "Structured reply chunk message").</summary>
-public static class NbdMagic
+internal static class NbdMagic
 {
     /// <summary>"NBDMAGIC": first 8 bytes the server sends.</summary>
     public const ulong InitPassword = 0x4e42444d41474943;
@@ -19,14 +19,14 @@ public static class NbdMagic
 
 /// <summary>Handshake flags (server, 16 bits) and client flags (32 bits) (proto.md "Handshake flags", "Client flags").</summary>
 [Flags]
-public enum HandshakeFlags : ushort
+internal enum HandshakeFlags : ushort
 {
     FixedNewstyle = 1 << 0,
     NoZeroes = 1 << 1,
 }
 
 [Flags]
-public enum ClientFlags : uint
+internal enum ClientFlags : uint
 {
     FixedNewstyle = 1 << 0,
     NoZeroes = 1 << 1,
@@ -35,7 +35,7 @@ public enum ClientFlags : uint
 
 /// <summary>Transmission flags (proto.md "Transmission flags").</summary>
 [Flags]
-public enum TransmissionFlags : ushort
+internal enum TransmissionFlags : ushort
 {
     HasFlags = 1 << 0,
     ReadOnly = 1 << 1,
@@ -50,7 +50,7 @@ public enum TransmissionFlags : ushort
 }
 
 /// <summary>Option types (proto.md "Option types").</summary>
-public enum NbdOption : uint
+internal enum NbdOption : uint
 {
     ExportName = 1,
     Abort = 2,
@@ -64,7 +64,7 @@ public enum NbdOption : uint
 }
 
 /// <summary>Option reply types (proto.md "Option reply types"); errors have bit 31 set.</summary>
-public enum OptionReplyType : uint
+internal enum OptionReplyType : uint
 {
     Ack = 1,
     Server = 2,
@@ -82,7 +82,7 @@ public enum OptionReplyType : uint
 }
 
 /// <summary>Information types inside NBD_REP_INFO (proto.md "NBD_REP_INFO").</summary>
-public enum NbdInfo : ushort
+internal enum NbdInfo : ushort
 {
     Export = 0,
     Name = 1,
@@ -91,7 +91,7 @@ public enum NbdInfo : ushort
 }
 
 /// <summary>Request types (proto.md "Request types").</summary>
-public enum NbdCommand : ushort
+internal enum NbdCommand : ushort
 {
     Read = 0,
     Write = 1,
@@ -105,7 +105,7 @@ public enum NbdCommand : ushort
 
 /// <summary>Command flags (proto.md "Command flags").</summary>
 [Flags]
-public enum CommandFlags : ushort
+internal enum CommandFlags : ushort
 {
     Fua = 1 << 0,
     NoHole = 1 << 1,
@@ -115,7 +115,7 @@ public enum CommandFlags : ushort
 }
 
 /// <summary>Structured reply chunk types and flags (proto.md "Structured reply types", "Structured reply flags").</summary>
-public enum ReplyChunkType : ushort
+internal enum ReplyChunkType : ushort
 {
     None = 0,
     OffsetData = 1,
@@ -125,13 +125,13 @@ public enum ReplyChunkType : ushort
     ErrorOffset = 0x8002,
 }
 
-public static class ReplyChunkFlags
+internal static class ReplyChunkFlags
 {
     public const ushort Done = 1 << 0;
 }
 
 /// <summary>Error values of the transmission phase (proto.md "Error values").</summary>
-public enum NbdError : uint
+internal enum NbdError : uint
 {
     None = 0,
     Perm = 1,
@@ -145,7 +145,7 @@ public enum NbdError : uint
 }
 
 /// <summary>Wire sizes of the fixed-length messages.</summary>
-public static class NbdWireSize
+internal static class NbdWireSize
 {
     /// <summary>magic 4 + flags 2 + type 2 + cookie 8 + offset 8 + length 4 (proto.md "Request message").</summary>
     public const int Request = 28;
@@ -164,7 +164,7 @@ public static class NbdWireSize
 }
 
 /// <summary>Field offsets inside a request (proto.md "Request message").</summary>
-public static class RequestField
+internal static class RequestField
 {
     public const int Magic = 0;
     public const int Flags = Magic + 4;
@@ -175,7 +175,7 @@ public static class RequestField
 }
 
 /// <summary>States of the base:allocation context (proto.md "base:allocation metadata context").</summary>
-public static class AllocationState
+internal static class AllocationState
 {
     public const uint Hole = 1 << 0;
     public const uint Zero = 1 << 1;

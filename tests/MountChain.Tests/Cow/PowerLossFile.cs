@@ -11,7 +11,7 @@ namespace MountChain.Tests.Cow;
 /// with what a disk could hold after the cut: the synced content plus a random subset of the
 /// sectors written since (so any write may be missing, torn at sector granularity, or reordered).
 /// </summary>
-public sealed class PowerLossFile : IDisposable
+internal sealed class PowerLossFile : IDisposable
 {
     private readonly string _path;
     private readonly SafeFileHandle _reader;

@@ -11,7 +11,7 @@ namespace MountChain.Core.Formats.Cowd;
 /// Memory: 4 bytes per GD entry (≤ 4 MiB for the largest 2 TiB disk) plus the engine's one cached 16 KiB table.
 /// Tables are read, cached and mapped by the shared grain-table engine (Formats/Grains).
 /// </summary>
-public sealed class CowdExtent : IExtent
+internal sealed class CowdExtent : IExtent
 {
     private readonly long _fileLength;
     private readonly uint[] _gd;

@@ -4,7 +4,7 @@ using MountChain.Core.Errors;
 namespace MountChain.Core.Formats.Cowd;
 
 /// <summary>The fields of a COWD header a reader needs (format doc §4.1), parsed and checked.</summary>
-public sealed record CowdHeader(uint Version, uint Flags, uint NumSectors, uint GrainSize, uint GdOffset, uint NumGdEntries,
+internal sealed record CowdHeader(uint Version, uint Flags, uint NumSectors, uint GrainSize, uint GdOffset, uint NumGdEntries,
     uint FreeSector, uint SavedGeneration, bool UncleanShutdown)
 {
     /// <summary>Sectors one grain table covers.</summary>

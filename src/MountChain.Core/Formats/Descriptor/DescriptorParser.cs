@@ -8,7 +8,7 @@ namespace MountChain.Core.Formats.Descriptor;
 /// Parses descriptor text (format doc §1.2): LF or CRLF, case-insensitive keys, quoted values,
 /// quoted file names with spaces, <c>encoding</c>, a size cap, duplicate keys refused.
 /// </summary>
-public static class DescriptorParser
+internal static class DescriptorParser
 {
     /// <summary>Largest descriptor we read (§1.2 "Size caps": qemu reads up to 1 MiB; real ones are ~1 KiB).</summary>
     public const int MaxDescriptorBytes = 64 * 1024;

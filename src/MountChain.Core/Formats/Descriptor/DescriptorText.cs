@@ -8,7 +8,7 @@ namespace MountChain.Core.Formats.Descriptor;
 /// Writes descriptor text (format doc §1.2): a fresh one for a new redo log, and in-place edits of
 /// single keys (CID, ddb.longContentID) that keep every other line as its author wrote it.
 /// </summary>
-public static class DescriptorText
+internal static class DescriptorText
 {
     /// <summary>The descriptor of a new monolithicSparse child (format doc §2.8).</summary>
     public static string ForRedoLog(uint cid, uint parentCid, string parentHint, long sectors, string fileName, IEnumerable<KeyValuePair<string, string>> ddb)

@@ -7,7 +7,7 @@ namespace MountChain.Core.Formats.Flat;
 /// A FLAT or VMFS extent: the extent's sectors are the file's sectors starting at
 /// <c>offset</c> (format doc §6.1). The file is opened read-only and must be long enough.
 /// </summary>
-public sealed class FlatExtent : IExtent
+internal sealed class FlatExtent : IExtent
 {
     private readonly long _baseByte;
 

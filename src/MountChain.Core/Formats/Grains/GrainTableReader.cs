@@ -27,6 +27,18 @@ internal sealed class GrainTableReader<T>(IGrainTableFormat<T> format, ReadAt re
         return table;
     }
 
+    /// <summary>
+    /// Reads and checks table <paramref name="index"/> into <paramref name="into"/> (EntriesPerTable
+    /// long) without touching the cache, for whole-file passes; false when the directory has none.
+    /// </summary>
+    public bool TryRead(long index, Span<T> into)
+    {
+        long offset = format.TableOffset(index);
+        if (offset == 0) return false;
+        Load(index, offset, into);
+        return true;
+    }
+
     private void Load(long index, long offset, Span<T> table)
     {
         TableEntries.Read(read, table, offset);

@@ -9,7 +9,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// <c>descriptorOffset</c>, UTF-8 text padded with NULs (format doc §1.1, §2.1, §2.4). The one
 /// place that finds, reads and rewrites it.
 /// </summary>
-public static class EmbeddedDescriptor
+internal static class EmbeddedDescriptor
 {
     /// <summary>The parsed header when the file starts with "KDMV", else null (a text descriptor or another format).</summary>
     public static SparseExtentHeader? TryReadHeader(SafeFileHandle handle, string path)
@@ -35,6 +35,14 @@ public static class EmbeddedDescriptor
         FileOpening.ReadExactly(handle, region, (long)header.DescriptorOffset * Sector.Size, path);
         return region;
     }
+
+    /// <summary>
+    /// The region of a file that holds a descriptor, or null when it holds none: no region named
+    /// in the header, or one left blank (qemu reserves an all-NUL region in every extent of a
+    /// split twoGbMaxExtentSparse disk; the descriptor lives in the separate .vmdk, §1.1).
+    /// </summary>
+    public static byte[]? ReadDescriptorRegion(SafeFileHandle handle, SparseExtentHeader header, string path) =>
+        ReadRegion(handle, header, path) is { } region && !string.IsNullOrWhiteSpace(TextOf(region)) ? region : null;
 
     /// <summary>The text of a region: UTF-8 up to the first NUL.</summary>
     public static string TextOf(byte[] region)

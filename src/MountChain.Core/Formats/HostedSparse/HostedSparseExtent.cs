@@ -13,7 +13,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// Memory: 4 bytes per grain table (the GD) plus one cached table and a few decompressed grains.
 /// Thread-safe: all reads are positional; caches are swapped atomically or locked.
 /// </summary>
-public sealed class HostedSparseExtent : IExtent
+internal sealed class HostedSparseExtent : IExtent
 {
     private readonly long _fileLength;
     private readonly uint[] _gd;
@@ -167,6 +167,12 @@ public sealed class HostedSparseExtent : IExtent
 
     /// <summary>Reads and checks grain table <paramref name="index"/>; null when its GD entry is 0.</summary>
     public uint[]? ReadGrainTable(long index) => _tables.Table(index);
+
+    /// <summary>Entries per grain table (format doc §2.3 numGTEsPerGT).</summary>
+    internal int EntriesPerTable => _rules.EntriesPerTable;
+
+    /// <summary>As <see cref="ReadGrainTable"/> into the caller's buffer, bypassing the cache (whole-file passes).</summary>
+    internal bool TryReadGrainTable(long index, Span<uint> into) => _tables.TryRead(index, into);
 
     public void Map(long start, long count, List<ExtentPiece> output) => _tables.Map(start, count, output);
 

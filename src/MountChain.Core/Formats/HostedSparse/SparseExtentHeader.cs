@@ -4,7 +4,7 @@ using MountChain.Core.Errors;
 namespace MountChain.Core.Formats.HostedSparse;
 
 /// <summary>The 512-byte KDMV header of a hosted sparse or streamOptimized extent (format doc §2.1).</summary>
-public sealed record SparseExtentHeader
+internal sealed record SparseExtentHeader
 {
     public uint Version { get; init; }
     public SparseFlags Flags { get; init; }

@@ -4,7 +4,7 @@ using MountChain.Core.Formats.Grains;
 namespace MountChain.Core.Formats.HostedSparse;
 
 // Writes: in place for allocated grains, else allocate (copy-on-write from below) and publish.
-public sealed partial class SparseExtentWriter
+internal sealed partial class SparseExtentWriter
 {
     /// <summary>Most grains one allocation writes in a single call (4 MiB at 64 KiB grains).</summary>
     private const int MaxRunGrains = 64;

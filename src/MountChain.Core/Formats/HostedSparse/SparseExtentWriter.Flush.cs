@@ -4,7 +4,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 
 // Metadata flush: one barrier through the intent journal (§2.10), else data barrier, dirty tables (primary,
 // redundant, GD/RGD), barrier (§2.8); plus the timer.
-public sealed partial class SparseExtentWriter
+internal sealed partial class SparseExtentWriter
 {
     private readonly bool[] _gtDirty;
     private readonly List<int> _dirtyList = [];

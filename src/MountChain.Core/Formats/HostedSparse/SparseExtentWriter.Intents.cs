@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace MountChain.Core.Formats.HostedSparse;
 
 // One-sync flush through the intent journal (format doc §2.10) and the grain states it needs.
-public sealed partial class SparseExtentWriter
+internal sealed partial class SparseExtentWriter
 {
     // Grain states (one byte per grain; 32 MiB for 2 TiB). Only a grain whose entry is not yet in the
     // synced tables leaves Settled; a grain never goes back to New.

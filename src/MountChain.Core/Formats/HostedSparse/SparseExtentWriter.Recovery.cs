@@ -3,7 +3,7 @@ using MountChain.Core.Formats.Grains;
 namespace MountChain.Core.Formats.HostedSparse;
 
 // Open-time recovery: load both table copies, keep per entry the valid one, repair on disk.
-public sealed partial class SparseExtentWriter
+internal sealed partial class SparseExtentWriter
 {
     /// <summary>Reads a copy of every grain table of <paramref name="directory"/> into one array (0 where the GD entry is 0 or unusable).</summary>
     private uint[] ReadTables(uint[] directory)

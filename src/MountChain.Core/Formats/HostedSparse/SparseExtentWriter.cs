@@ -33,7 +33,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// Memory: the whole grain table lives in memory, 4 bytes per grain = 64 KiB per GiB of capacity
 /// (128 MiB for 2 TiB), plus the GD/RGD (4 bytes per 32 MiB each).
 /// </summary>
-public sealed partial class SparseExtentWriter : IDisposable
+internal sealed partial class SparseExtentWriter : IDisposable
 {
     private const int StripeCount = 1024;
     /// <summary>File positions are u32 sectors (format doc §10.1): a hosted extent file ends at 2 TiB.</summary>

@@ -11,7 +11,7 @@ namespace MountChain.Core.Formats.HostedSparse;
 /// tables preallocated (zero) so no writer ever meets a GD entry of 0. Written under a temporary
 /// name, synced, then renamed, so a crash never leaves a half-made file under the real name.
 /// </summary>
-public static class SparseFileCreator
+internal static class SparseFileCreator
 {
     public const ulong GrainSectors = 128;
     public const uint GtesPerGt = 512;

@@ -32,7 +32,7 @@ internal static class SparseHeaderLayout
 
 /// <summary>Flag bits of the header (format doc §2.2).</summary>
 [Flags]
-public enum SparseFlags : uint
+internal enum SparseFlags : uint
 {
     ValidNewlineDetector = 1u << 0,
     UseRedundant = 1u << 1,

@@ -2,10 +2,10 @@ namespace MountChain.Core.Formats.HostedSparse;
 
 /// <summary>Reads bytes of the disk below a writable extent (to fill the rest of a partly written grain).</summary>
 /// <param name="byteOffset">Offset in the extent's own address space.</param>
-public delegate void BelowReader(Span<byte> buffer, long byteOffset);
+internal delegate void BelowReader(Span<byte> buffer, long byteOffset);
 
 /// <summary>Tuning and test hooks of a <see cref="SparseExtentWriter"/>.</summary>
-public sealed record SparseWriterOptions
+internal sealed record SparseWriterOptions
 {
     /// <summary>Grain-table entries are written at the latest this long after their data (0 = only on Flush/close).</summary>
     public TimeSpan MetadataFlushInterval { get; init; } = TimeSpan.FromSeconds(1);

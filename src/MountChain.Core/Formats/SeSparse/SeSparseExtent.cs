@@ -15,7 +15,7 @@ namespace MountChain.Core.Formats.SeSparse;
 /// Memory: 4 bytes per GD entry (≤ 16 MiB at the 64 TiB limit) plus the engine's one cached 32 KiB table.
 /// Tables are read, cached and mapped by the shared grain-table engine (Formats/Grains).
 /// </summary>
-public sealed class SeSparseExtent : IExtent
+internal sealed class SeSparseExtent : IExtent
 {
     private const long GrainBytes = (long)L.RequiredGrainSize * Sector.Size;
     private readonly long _fileLength;

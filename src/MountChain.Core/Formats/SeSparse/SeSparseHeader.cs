@@ -5,7 +5,7 @@ using L = MountChain.Core.Formats.SeSparse.SeSparseHeaderLayout;
 namespace MountChain.Core.Formats.SeSparse;
 
 /// <summary>The SESparse constant header fields a reader needs (format doc §5.1), checked as strictly as qemu does (§5.4).</summary>
-public sealed record SeSparseHeader(ulong Capacity, ulong VolatileHeaderOffset, ulong JournalHeaderOffset, ulong JournalOffset, ulong JournalSize,
+internal sealed record SeSparseHeader(ulong Capacity, ulong VolatileHeaderOffset, ulong JournalHeaderOffset, ulong JournalOffset, ulong JournalSize,
     ulong GrainDirOffset, ulong GrainDirSize, ulong GrainTablesOffset, ulong GrainTablesSize,
     ulong FreeBitmapOffset, ulong BackmapOffset, ulong GrainsOffset, ulong GrainsSize)
 {
