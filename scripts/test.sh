@@ -26,7 +26,9 @@ coverage_args=()
 [ "$coverage" -eq 1 ] && coverage_args=(--collect "XPlat Code Coverage" --results-directory "$results/coverage")
 dotnet build MountChain.sln -c Release -v q -nologo || { echo "0 passed, 1 failed"; exit 1; }
 PREFIX=$native "$root/scripts/install.sh" || { echo "0 passed, 1 failed"; exit 1; }
-export MOUNTCHAIN_CLI=$native/bin/mountchain
+# With --coverage the CLI runs JIT-compiled from the instrumented build instead, so that its lines count
+# (coverlet records hits in every process that loads an instrumented assembly).
+[ "$coverage" -eq 1 ] || export MOUNTCHAIN_CLI=$native/bin/mountchain
 dotnet test tests/MountChain.Tests -c Release --no-build -nologo "${coverage_args[@]}" \
   --logger "trx;LogFileName=$results/results.trx" --logger "console;verbosity=minimal" "${args[@]}"
 rc=$?

@@ -60,7 +60,11 @@ internal sealed class VmwareDictionary
                 if (close < 0) throw new CorruptMetadataException(path, $"line {lineNumber}: unterminated quoted value for '{key}'");
                 value = value[1..close];
             }
-            values[key] = Unescape(value);
+            string unescaped = Unescape(value);
+            // A pipe escape (|00) can spell a NUL that the byte check above cannot see; no name or value holds one.
+            if (unescaped.Contains('\0'))
+                throw new CorruptMetadataException(path, $"line {lineNumber}: the value of '{key}' decodes to a NUL character");
+            values[key] = unescaped;
         }
         return new VmwareDictionary(path, values);
     }

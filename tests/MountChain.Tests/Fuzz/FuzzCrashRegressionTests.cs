@@ -92,4 +92,14 @@ public sealed class FuzzCrashRegressionTests
         Assert.StartsWith("CorruptMetadataException:", r);
         Assert.Contains("the grain directory would need", r);
     }
+
+    [Fact]
+    public void Vmx_file_name_with_a_pipe_escaped_nul_is_corrupt_metadata()
+    {
+        // Found by the 10-minute fuzz run of 'vmx': "|00" in a disk's fileName unescaped to a NUL and
+        // reached Path.GetFullPath as an undocumented ArgumentException.
+        string r = Rejection("vmx", "pipe-escaped-nul-in-file-name");
+        Assert.StartsWith("CorruptMetadataException:", r);
+        Assert.Contains("decodes to a NUL character", r);
+    }
 }
