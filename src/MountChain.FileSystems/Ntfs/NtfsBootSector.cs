@@ -14,7 +14,9 @@ internal sealed record NtfsBootSector(int BytesPerSector, int ClusterSize, long 
         if (bps is not (256 or 512 or 1024 or 2048 or 4096))
             throw new FileSystemCorruptException($"NTFS boot sector: bytes per sector {bps} is not a power of two in 256..4096");
         byte spcRaw = s[BootSectorLayout.SectorsPerCluster];
-        long spc = spcRaw <= 0x80 ? spcRaw : 1L << (256 - spcRaw);
+        // Above 0x80 the byte is 2^(256 - byte) sectors; a shift past 16 (over 2 MiB clusters, refused
+        // below anyway) would wrap in 64 bits and make the cluster size 0.
+        long spc = spcRaw <= 0x80 ? spcRaw : 256 - spcRaw <= 16 ? 1L << (256 - spcRaw) : 0;
         if (spc == 0 || (spc & (spc - 1)) != 0 || spc * bps > 2 * 1024 * 1024)
             throw new FileSystemCorruptException($"NTFS boot sector: sectors per cluster byte 0x{spcRaw:x2} is invalid");
         int clusterSize = (int)(spc * bps);

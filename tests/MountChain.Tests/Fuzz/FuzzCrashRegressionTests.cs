@@ -102,4 +102,14 @@ public sealed class FuzzCrashRegressionTests
         Assert.StartsWith("CorruptMetadataException:", r);
         Assert.Contains("decodes to a NUL character", r);
     }
+
+    [Fact]
+    public void Ntfs_sectors_per_cluster_byte_whose_shift_wraps_is_corrupt_metadata()
+    {
+        // Found by the 10-minute fuzz run of 'ntfs': a sectors-per-cluster byte of 2^(256-b) with a
+        // shift of 63 wrapped the cluster size to 0 and divided by it (undocumented DivideByZeroException).
+        string r = Rejection("ntfs", "sectors-per-cluster-shift-wraps");
+        Assert.StartsWith("FileSystemCorruptException:", r);
+        Assert.Contains("sectors per cluster", r);
+    }
 }
