@@ -1,3 +1,4 @@
 using MountChain.Cli.Infrastructure;
 
+StandardStreams.Adopt();
 return CliApp.Run(args);
