@@ -6,7 +6,8 @@ namespace MountChain.Tests.Packaging;
 /// <summary>
 /// scripts/pack.sh's packages are usable: the sample of MountChain.Core's package README, compiled
 /// as a console program against the packed package from a local feed (fresh package cache), runs
-/// on a real qemu chain, and qemu reads what it wrote into the redo log.
+/// on a real qemu chain, and qemu reads what it wrote into the redo log; the FileSystems sample runs
+/// on the same chain and the Nbd sample compiles (so no sample uses what is internal).
 /// </summary>
 public sealed class PackageSampleTests : IDisposable
 {
@@ -22,7 +23,7 @@ public sealed class PackageSampleTests : IDisposable
     }
 
     [QemuFact]
-    public void Core_package_readme_sample_builds_from_the_local_feed_and_runs_on_a_qemu_chain()
+    public void Package_readme_samples_build_from_the_local_feed_and_run_on_a_qemu_chain()
     {
         string root = RepoRoot();
         string feed = _dir.Dir("feed");
@@ -45,11 +46,42 @@ public sealed class PackageSampleTests : IDisposable
             parent = child;
         }
 
-        string readme = File.ReadAllText(Path.Combine(root, "src", "MountChain.Core", "PACKAGE.md"));
-        string sample = Regex.Match(readme, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
+        string sample = Sample(root, "MountChain.Core");
         Assert.Contains("VmdkChain.Open", sample);
-        File.WriteAllText(Path.Combine(app, "Program.cs"), sample);
-        File.WriteAllText(Path.Combine(app, "sample.csproj"), $"""
+        WriteProject(app, "MountChain.Core", sample, feed);
+        var run = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--nologo"], app, timeout: TimeSpan.FromMinutes(10));
+        Assert.True(run.ExitCode == 0, run.All);
+        Assert.Contains("generation 1: 8388608 bytes, first byte 5a", run.Stdout);
+        // qemu reads the redo log the package created: the sample's bytes over generation 1.
+        var check = ProcessRunner.Run("qemu-io", "-r", "-f", "vmdk", "-c", "read -P 0x68 1M 1", "-c", "read -P 0x5a 0 64k", Path.Combine(app, "work", "fix.vmdk"));
+        Assert.True(check.ExitCode == 0 && !check.All.Contains("Pattern verification failed"), check.All);
+
+        // The FileSystems sample lists the volumes of the same chain; the Nbd sample (a server that
+        // runs until stopped) must compile against the public surface.
+        string volumes = _dir.Dir("volumes-app");
+        Directory.CreateSymbolicLink(Path.Combine(volumes, "vm"), vm);
+        WriteProject(volumes, "MountChain.FileSystems", Sample(root, "MountChain.FileSystems"), feed);
+        var listed = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--nologo"], volumes, timeout: TimeSpan.FromMinutes(10));
+        Assert.True(listed.ExitCode == 0, listed.All);
+        string nbd = _dir.Dir("nbd-app");
+        WriteProject(nbd, "MountChain.Nbd", Sample(root, "MountChain.Nbd"), feed);
+        var built = ProcessRunner.Run("dotnet", ["build", "-c", "Release", "--nologo"], nbd, timeout: TimeSpan.FromMinutes(10));
+        Assert.True(built.ExitCode == 0, built.All);
+    }
+
+    /// <summary>The first C# block of a package's PACKAGE.md: the sample of that package.</summary>
+    private static string Sample(string root, string package)
+    {
+        var block = Regex.Match(File.ReadAllText(Path.Combine(root, "src", package, "PACKAGE.md")), "```csharp\n(.*?)```", RegexOptions.Singleline);
+        Assert.True(block.Success, $"{package}/PACKAGE.md has no C# sample");
+        return block.Groups[1].Value;
+    }
+
+    /// <summary>A console program of <paramref name="code"/> referencing <paramref name="package"/> from the local feed (fresh package cache).</summary>
+    private void WriteProject(string dir, string package, string code, string feed)
+    {
+        File.WriteAllText(Path.Combine(dir, "Program.cs"), code);
+        File.WriteAllText(Path.Combine(dir, "sample.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
@@ -60,15 +92,9 @@ public sealed class PackageSampleTests : IDisposable
                 <RestoreAdditionalProjectSources>{feed}</RestoreAdditionalProjectSources>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="MountChain.Core" Version="0.1.0-test" />
+                <PackageReference Include="{package}" Version="0.1.0-test" />
               </ItemGroup>
             </Project>
             """);
-        var run = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--nologo"], app, timeout: TimeSpan.FromMinutes(10));
-        Assert.True(run.ExitCode == 0, run.All);
-        Assert.Contains("generation 1: 8388608 bytes, first byte 5a", run.Stdout);
-        // qemu reads the redo log the package created: the sample's bytes over generation 1.
-        var check = ProcessRunner.Run("qemu-io", "-r", "-f", "vmdk", "-c", "read -P 0x68 1M 1", "-c", "read -P 0x5a 0 64k", Path.Combine(app, "work", "fix.vmdk"));
-        Assert.True(check.ExitCode == 0 && !check.All.Contains("Pattern verification failed"), check.All);
     }
 }
