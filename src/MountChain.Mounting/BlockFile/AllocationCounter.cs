@@ -6,12 +6,12 @@ namespace MountChain.Mounting.BlockFile;
 /// <summary>
 /// How many bytes of a device hold data (the sum of its <see cref="ExtentKind.Data"/> extents),
 /// reported as st_blocks. Counting walks the whole device's extents — on a deep chain that is every
-/// grain table of every link — so the first count runs in the background from construction on: a
-/// mount is ready, and its first stat answered, without waiting for it. Until it is done the count
-/// is the device's whole length, an upper bound: never 0, which tools such as tar read as "all hole"
-/// and would skip the data. Writes mark the count stale; it is recounted at most once per
-/// <see cref="RecountInterval"/>, so a stream of writes with getattr between them does not rescan
-/// the device each time.
+/// grain table of every link — so the first count runs on a background thread, started by the first
+/// ask: a mount is ready, and its first stat answered, without waiting for it, and the count does
+/// not compete with opening and mounting. Until it is done the count is the device's whole length,
+/// an upper bound: never 0, which tools such as tar read as "all hole" and would skip the data.
+/// Writes mark the count stale; it is recounted at most once per <see cref="RecountInterval"/>, so a
+/// stream of writes with getattr between them does not rescan the device each time.
 /// </summary>
 public sealed class AllocationCounter
 {
@@ -25,25 +25,43 @@ public sealed class AllocationCounter
     private long _bytes = -1;
     private bool _stale;
     private long _countedAt;
+    private Task? _firstCount;
 
-    public AllocationCounter(IBlockDevice device)
+    public AllocationCounter(IBlockDevice device) => _device = device;
+
+    /// <summary>Starts the first count if it has not started; completes once it is done (faults only if the device cannot be read).</summary>
+    internal Task FirstCount
     {
-        _device = device;
-        FirstCount = Task.Run(() =>
+        get
         {
-            long bytes = Count(device);
-            lock (_gate)
-            {
-                if (_bytes >= 0) return;
-                bool writtenMeanwhile = _stale; // a write during the count: it may be missing, recount later
-                Publish(bytes);
-                _stale = writtenMeanwhile;
-            }
-        });
+            lock (_gate) return _firstCount ??= StartFirstCount();
+        }
     }
 
-    /// <summary>The background count started at construction; faults only if the device cannot be read.</summary>
-    internal Task FirstCount { get; }
+    private Task StartFirstCount()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                long bytes = Count(_device);
+                lock (_gate)
+                {
+                    bool writtenMeanwhile = _stale; // a write during the count may be missing from it: recount later
+                    Publish(bytes);
+                    _stale = writtenMeanwhile;
+                }
+                done.SetResult();
+            }
+            catch (Exception e)
+            {
+                done.SetException(e); // st_blocks stays the upper bound; reads report the error themselves
+            }
+        }) { IsBackground = true, Name = "allocation count" };
+        thread.Start();
+        return done.Task;
+    }
 
     public long AllocatedBytes
     {
@@ -51,7 +69,11 @@ public sealed class AllocationCounter
         {
             lock (_gate)
             {
-                if (_bytes < 0) return _device.Length; // the first count is still running
+                if (_bytes < 0)
+                {
+                    _firstCount ??= StartFirstCount();
+                    return _device.Length;
+                }
                 if (_stale && Stopwatch.GetElapsedTime(_countedAt) >= RecountInterval)
                     Publish(Count(_device));
                 return _bytes;

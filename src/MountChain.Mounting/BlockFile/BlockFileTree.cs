@@ -35,7 +35,7 @@ public sealed class BlockFileTree : IFileTree
     public IBlockDevice Device => _device;
     public bool CanWrite => _device.CanWrite;
 
-    /// <summary>Completes once st_blocks is the counted allocation, not the upper bound it starts at.</summary>
+    /// <summary>Starts counting st_blocks if nothing asked yet; completes once it is the counted allocation, not the upper bound it starts at.</summary>
     internal Task AllocationCounted => _allocation.FirstCount;
 
     public VolumeInfo Volume => new("mountchain", RoundUp(_device.Length, VolumeBlockSize), 0, VolumeBlockSize, 1);
