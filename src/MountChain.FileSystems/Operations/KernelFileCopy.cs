@@ -10,7 +10,7 @@ namespace MountChain.FileSystems.Operations;
 /// range in the chain's own files (<see cref="IFileSystem.TryLocate"/>, <see cref="IFileRangeSource"/>), copy_file_range(2) moves
 /// it from the link file to the target with no copy through user space (a reflink where the file
 /// system shares blocks), and the link's pages just copied are dropped from the page cache
-/// (POSIX_FADV_DONTNEED: a read-once stream), so a large extract fills the cache once, not twice.
+/// (<see cref="CopiedPageDropper"/>).
 /// Zero spans (holes, unwritten extents, zeroed or unallocated grains) are skipped: they stay holes.
 /// Each data span's blocks are reserved in the target first (fallocate(2)): the kernel then writes
 /// into allocated blocks instead of reserving delayed allocation block by block, which is a fifth
@@ -33,6 +33,7 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
     private const int Step = 8 << 20;
 
     private readonly List<FileRange> _spans = [];
+    private readonly CopiedPageDropper _dropper = new();
     /// <summary>Set once the kernel or the target refuses copy_file_range: later files go the read/write way at once.</summary>
     private bool _unsupported = !OperatingSystem.IsLinux();
     /// <summary>Set once the target refuses fallocate (FUSE, some network file systems): a hint, never retried.</summary>
@@ -62,6 +63,12 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
         return offset;
     }
 
+    /// <summary>
+    /// The extract is over: the last copied pages leave the cache too. Until then a run of copies
+    /// stays open across ranges and files that follow each other in a link file.
+    /// </summary>
+    public void Finish() => _dropper.Flush();
+
     private bool CopySpan(FsEntry entry, FileRange span, SafeFileHandle target, long at, Action<long> copied, out long reached)
     {
         long done = 0;
@@ -87,7 +94,7 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
                 throw new IOException($"{entry.Path}: copying from a link file at byte {from}: {Marshal.GetPInvokeErrorMessage(errno)}");
             }
             if (n == 0) throw new FileSystemCorruptException($"{entry.Path}: a link file ends at byte {from}, before data the chain maps there (file truncated?)");
-            Native.DropCache(span.Handle!, from, n);
+            _dropper.Copied(span.Handle!, from, n);
             _copyWorks = true;
             done += n;
             copied(n);
@@ -107,7 +114,7 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
 
     private static partial class Native
     {
-        private const int PosixFadvDontNeed = 4, FallocKeepSize = 1;
+        private const int FallocKeepSize = 1;
 
         public static long Copy(SafeFileHandle source, long sourceOffset, SafeFileHandle target, long targetOffset, int count, out int errno)
         {
@@ -124,21 +131,6 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
             {
                 if (targetRef) target.DangerousRelease();
                 if (sourceRef) source.DangerousRelease();
-            }
-        }
-
-        /// <summary>A hint only: its failure changes nothing.</summary>
-        public static void DropCache(SafeFileHandle file, long offset, long length)
-        {
-            bool added = false;
-            try
-            {
-                file.DangerousAddRef(ref added);
-                _ = posix_fadvise((int)file.DangerousGetHandle(), offset, length, PosixFadvDontNeed);
-            }
-            finally
-            {
-                if (added) file.DangerousRelease();
             }
         }
 
@@ -165,8 +157,5 @@ internal sealed partial class KernelFileCopy(KernelFileCopy.RangeCopier? copier 
 
         [LibraryImport("libc", SetLastError = true)]
         private static partial nint copy_file_range(int fdIn, ref long offIn, int fdOut, ref long offOut, nuint length, uint flags);
-
-        [LibraryImport("libc")]
-        private static partial int posix_fadvise(int fd, long offset, long length, int advice);
     }
 }

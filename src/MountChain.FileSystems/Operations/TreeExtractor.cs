@@ -31,7 +31,14 @@ internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? pro
         Directory.CreateDirectory(targetDirectory);
         string name = entry.Path == "/" ? "" : SafeName(entry.Name, entry.Path);
         string destination = name.Length == 0 ? targetDirectory : Path.Combine(targetDirectory, name);
-        ExtractOne(entry, destination, 0);
+        try
+        {
+            ExtractOne(entry, destination, 0);
+        }
+        finally
+        {
+            _kernelCopy.Finish();
+        }
         // Directory times last, deepest first, so writing their contents does not change them.
         for (int i = _directoryTimes.Count - 1; i >= 0; i--) ApplyTimes(_directoryTimes[i].Path, _directoryTimes[i].Entry);
         progress?.Invoke(Totals);
