@@ -84,30 +84,6 @@ internal sealed unsafe partial class FuseRequestDispatcher(FuseRequestHandler ha
     }
 
     /// <summary>
-    /// The io_uring form of <see cref="TryGatherRead"/>: maps a large READ's data into the entry's
-    /// payload (<see cref="RingPayloadMapper"/>) and fills <paramref name="outHeader"/>; the reply
-    /// payload length, or -1 when <see cref="DispatchSplit"/> must serve it.
-    /// </summary>
-    public int TryMappedRead(FuseInHeader* header, byte* fixedArgs, byte* payload, int payloadCapacity, FuseOutHeader* outHeader, RingPayloadMapper mapper)
-    {
-        if (header->Opcode != FuseOpcode.Read) return -1;
-        var read = (FuseIoIn*)fixedArgs;
-        if (read->Size < GatherReplier.MinimumBytes) return -1;
-        if (_files.TryGet(read->FileHandle) is not IFileRangeOpenFile file) return -1;
-        int n;
-        try
-        {
-            n = mapper.TryMap(file, (long)read->Offset, (int)Math.Min(read->Size, (uint)payloadCapacity), payload, payloadCapacity);
-        }
-        catch (Exception)
-        {
-            return -1; // the copying path reports the error
-        }
-        if (n >= 0) FinishReply(header, outHeader, n);
-        return n;
-    }
-
-    /// <summary>
     /// Serves a request as an io_uring entry delivers it: the header and the opcode's fixed
     /// argument struct in their own areas, any further argument bytes (a name, write data) in the
     /// payload buffer — where the reply's payload goes too, once the inputs are consumed. Fills

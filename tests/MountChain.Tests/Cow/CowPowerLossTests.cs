@@ -236,7 +236,7 @@ public sealed class CowPowerLossTests(ITestOutputHelper output)
         return (offset, data);
     }
 
-    private static void AssertOnlyFlushedOrUnflushedValues(byte[] expected, List<(long Offset, byte[] Data)> unflushed, byte[] actual, int iteration)
+    internal static void AssertOnlyFlushedOrUnflushedValues(byte[] expected, List<(long Offset, byte[] Data)> unflushed, byte[] actual, int iteration)
     {
         Assert.Equal(expected.Length, actual.Length);
         int pos = 0;

@@ -10,6 +10,10 @@ namespace MountChain.Tests.Cow;
 /// power" (that call and every later one fail). <see cref="WriteCrashImage"/> then replaces the file
 /// with what a disk could hold after the cut: the synced content plus a random subset of the
 /// sectors written since (so any write may be missing, torn at sector granularity, or reordered).
+/// With <c>concurrent</c> (several writer threads) the hook is serialised and a sync captures the
+/// whole file: a write's hook runs before its bytes land, so a write still under way when another
+/// thread syncs would otherwise drop out of both the synced content and the dirty set, although a
+/// later sync (the one its own flush waits for) covers it.
 /// </summary>
 internal sealed class PowerLossFile : IDisposable
 {
@@ -20,8 +24,12 @@ internal sealed class PowerLossFile : IDisposable
     private byte[] _synced;
     private long _calls;
 
-    public PowerLossFile(string path, long cutAt)
+    private readonly bool _concurrent;
+    private readonly Lock _gate = new();
+
+    public PowerLossFile(string path, long cutAt, bool concurrent = false)
     {
+        _concurrent = concurrent;
         _path = path;
         _cutAt = cutAt;
         _synced = File.ReadAllBytes(path);
@@ -39,6 +47,11 @@ internal sealed class PowerLossFile : IDisposable
     /// <summary>The writer's fault hook.</summary>
     public Exception? Hook(FileOperation io, long offset, int length)
     {
+        lock (_gate) return HookLocked(io, offset, length);
+    }
+
+    private Exception? HookLocked(FileOperation io, long offset, int length)
+    {
         if (PowerCut || (_armed && ++_calls >= _cutAt))
         {
             PowerCut = true;
@@ -52,6 +65,13 @@ internal sealed class PowerLossFile : IDisposable
             case FileOperation.Sync:
                 // Called before the sync runs: every write so far is in the file; once it returns they are durable.
                 long fileLength = RandomAccess.GetLength(_reader);
+                if (_concurrent)
+                {
+                    _synced = new byte[fileLength];
+                    RandomAccess.Read(_reader, _synced, 0);
+                    _dirty.Clear();
+                    break;
+                }
                 if (_synced.Length < fileLength) Array.Resize(ref _synced, (int)fileLength);
                 foreach (long s in _dirty)
                     if (s * 512 < fileLength)

@@ -30,6 +30,19 @@ internal sealed partial class SparseExtentWriter
         ThrowIfFailed();
         if (data.IsEmpty) return;
         EnsureSession();
+        Interlocked.Increment(ref _writesInFlight);
+        try
+        {
+            WriteLoop(data, offset, below);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _writesInFlight);
+        }
+    }
+
+    private void WriteLoop(ReadOnlySpan<byte> data, long offset, BelowReader? below)
+    {
         while (!data.IsEmpty)
         {
             long grain = offset / GrainBytes;

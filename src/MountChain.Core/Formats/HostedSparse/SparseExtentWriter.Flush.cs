@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MountChain.Core.Formats.Grains;
 
 namespace MountChain.Core.Formats.HostedSparse;
@@ -29,10 +30,15 @@ internal sealed partial class SparseExtentWriter
     /// journal one barrier (§2.10, <see cref="FlushWithIntentLocked"/>), else data barrier, GTs
     /// (primary, redundant), barrier (§2.8).
     /// Group commit: concurrent callers share syncs. Each caller notes the write epoch it must
-    /// cover before queueing on the flush lock; a flush records the epoch it read before taking
-    /// its snapshot, so once that is at least ours, every write of ours (data and published entry)
-    /// was in a snapshot that is now durable and we return without touching the disk. N flushes
-    /// arriving during one flush therefore cost one more flush, not N.
+    /// cover; a flush records the epoch it read before taking its snapshot, so once that is at
+    /// least ours, every write of ours (data and published entry) was in a snapshot that is now
+    /// durable and we return without touching the disk. One caller at a time is the leader and
+    /// flushes; the others wait on <see cref="_commitGate"/>, not on the flush lock, and are woken
+    /// by every finished flush: a caller its snapshot covered returns at once instead of queueing
+    /// behind a later leader's sync it does not need (with a plain lock, a writer that re-entered
+    /// first held the covered ones for a whole extra sync, and 8 writers shared a sync by ~1.4).
+    /// The writers arriving during one sync are all covered by the next: N flushes in flight cost
+    /// about one sync. Ordering is untouched: only <see cref="FlushLocked"/> writes, under the flush lock.
     /// </summary>
     public void Flush()
     {
@@ -40,12 +46,72 @@ internal sealed partial class SparseExtentWriter
         if (!_sessionStarted) return;
         long needed = Interlocked.Read(ref _writeEpoch);
         if (Interlocked.Read(ref _flushedEpoch) >= needed) return;
-        lock (_flushLock)
+        lock (_commitGate)
         {
-            if (Interlocked.Read(ref _flushedEpoch) >= needed) return;
-            FlushLocked();
+            while (true)
+            {
+                ThrowIfFailed();
+                if (Interlocked.Read(ref _flushedEpoch) >= needed) return;
+                if (!_committing)
+                {
+                    _committing = true;
+                    break;
+                }
+                Monitor.Wait(_commitGate);
+            }
+        }
+        try
+        {
+            AwaitWritesInFlight();
+            lock (_flushLock)
+            {
+                // The timer or an in-place settle may have flushed for us meanwhile.
+                if (Interlocked.Read(ref _flushedEpoch) < needed)
+                {
+                    long started = Stopwatch.GetTimestamp();
+                    FlushLocked();
+                    Volatile.Write(ref _lastFlushTicks, Stopwatch.GetTimestamp() - started);
+                }
+            }
+        }
+        finally
+        {
+            lock (_commitGate)
+            {
+                _committing = false;
+                Monitor.PulseAll(_commitGate);
+            }
         }
     }
+
+    /// <summary>
+    /// The leader lets writes already under way finish before it snapshots, for at most half of
+    /// what the last flush took: their writers flush next, and joining this sync costs them
+    /// less than a sync of their own. Without it the batches alternate (the first writer back
+    /// after a flush leads alone while the others are still writing), about 4 of 8 writers per
+    /// sync instead of 7. A write that is slow (large, blocked) only costs the bound; a device
+    /// whose flush is cheap (tmpfs) gets no wait at all. Durability and ordering do not depend
+    /// on it: whatever the snapshot misses, the next flush covers.
+    /// </summary>
+    private void AwaitWritesInFlight()
+    {
+        if (Volatile.Read(ref _writesInFlight) == 0) return;
+        long bound = Volatile.Read(ref _lastFlushTicks) / 2;
+        long start = Stopwatch.GetTimestamp();
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _writesInFlight) > 0 && Stopwatch.GetTimestamp() - start < bound)
+            spin.SpinOnce(sleep1Threshold: -1); // yields, never sleeps 1 ms
+    }
+
+    /// <summary>Write and WriteZeroes calls under way (a hint for <see cref="AwaitWritesInFlight"/>).</summary>
+    private int _writesInFlight;
+    /// <summary>How long the last leader's flush took, in <see cref="Stopwatch"/> ticks.</summary>
+    private long _lastFlushTicks;
+
+    /// <summary>Where callers of <see cref="Flush"/> wait while another caller leads a flush (a leaf: nothing is taken under it).</summary>
+    private readonly object _commitGate = new();
+    /// <summary>A caller of <see cref="Flush"/> is flushing (under <see cref="_commitGate"/>).</summary>
+    private bool _committing;
 
     /// <summary>One flush under the flush lock; a failure stops all writes of this session.</summary>
     private void FlushLocked(bool settleAll = false)

@@ -28,7 +28,8 @@ namespace MountChain.Core.Formats.HostedSparse;
 ///   4. <c>_dirtyLock</c> — the dirty-table list (a leaf: no I/O under it).
 /// <c>_flushLock</c> serialises flushes and is taken before any of them (a flush reads new grains
 /// back under their stripe locks); nobody takes it while holding one. <c>_sessionLock</c> (first
-/// write of a session) nests nothing. Reads and in-place overwrites of Settled grains take no lock.
+/// write of a session) nests nothing. <c>_commitGate</c> (group commit: where <c>Flush</c> callers wait for a
+/// leader's flush) is a leaf, never held across I/O or another lock. Reads and in-place overwrites of Settled grains take no lock.
 ///
 /// Memory: the whole grain table lives in memory, 4 bytes per grain = 64 KiB per GiB of capacity
 /// (128 MiB for 2 TiB), plus the GD/RGD (4 bytes per 32 MiB each).
