@@ -54,10 +54,17 @@ public static class DetachedLauncher
     public static Outcome Launch(string mountPoint, Action<string> warn)
     {
         using var child = Interlocked.Exchange(ref s_early, null) ?? StartServer();
-        var errors = child.StandardError.ReadToEndAsync();
-        var deadline = DateTime.UtcNow + StartTimeout;
+        // Plain blocking reads on this thread (no thread pool on the way to "ready"); a server silent
+        // past the deadline is killed, which ends the read. The server writes to stderr only when it
+        // fails, a few lines, so that pipe cannot fill while we wait on stdout.
+        bool timedOut = false;
+        using var watchdog = new Timer(_ =>
+        {
+            timedOut = true;
+            try { child.Kill(); } catch (InvalidOperationException) { } // exited meanwhile
+        }, null, StartTimeout, Timeout.InfiniteTimeSpan);
         string? redoLog = null;
-        while (ReadLine(child, mountPoint, deadline) is { } line)
+        while (child.StandardOutput.ReadLine() is { } line)
         {
             if (line.StartsWith(DetachedServer.WarningPrefix, StringComparison.Ordinal))
                 warn(line[DetachedServer.WarningPrefix.Length..]);
@@ -68,8 +75,11 @@ public static class DetachedLauncher
             else
                 break;
         }
+        string errors = child.StandardError.ReadToEnd();
         child.WaitForExit();
-        return new Outcome(false, child.ExitCode, errors.Result.Trim(), null);
+        if (Volatile.Read(ref timedOut))
+            throw new IOException($"{mountPoint}: the mount server did not become ready in {StartTimeout.TotalSeconds:0} s");
+        return new Outcome(false, child.ExitCode, errors.Trim(), null);
     }
 
     private static Process StartServer()
@@ -98,18 +108,5 @@ public static class DetachedLauncher
         psi.ArgumentList.Add("--foreground");
         psi.Environment[DetachedServer.Variable] = "1";
         return psi;
-    }
-
-    /// <summary>The server's next stdout line; null at its end. A server silent past the deadline is killed.</summary>
-    private static string? ReadLine(Process child, string mountPoint, DateTime deadline)
-    {
-        var next = child.StandardOutput.ReadLineAsync();
-        var remaining = deadline - DateTime.UtcNow;
-        if (remaining <= TimeSpan.Zero || !next.Wait(remaining))
-        {
-            child.Kill();
-            throw new IOException($"{mountPoint}: the mount server did not become ready in {StartTimeout.TotalSeconds:0} s");
-        }
-        return next.Result;
     }
 }
