@@ -23,22 +23,39 @@ internal static class LinkOpener
             case PathInspection.Kind.Device: throw new UnsupportedFeatureException(path, "is a device node, not a VMDK file");
             case PathInspection.Kind.Other: throw new UnsupportedFeatureException(path, "is not a regular file");
         }
-        using var handle = FileOpening.OpenReadOnly(path);
-        long length = RandomAccess.GetLength(handle);
-        if (length == 0) throw new CorruptMetadataException(path, "file is empty");
-        Span<byte> head = stackalloc byte[Sector.Size];
-        int n = RandomAccess.Read(handle, head, 0);
-        head = head[..n];
+        return OpenRegularFile(path);
+    }
 
-        if (SparseExtentHeader.HasMagic(head) || (n >= 4 && head[..4].SequenceEqual("kdmv"u8)))
-            return OpenSparseFile(path, handle);
-        if (n >= 4 && head[..4].SequenceEqual("COWD"u8))
-            throw new UnsupportedFeatureException(path, "is a vmfsSparse (COWD) extent; open its descriptor instead");
-        if (n >= 8 && head[..8].SequenceEqual(new byte[] { 0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0 }))
-            throw new UnsupportedFeatureException(path, "is a SESparse extent; open its descriptor instead");
-        if (!VmdkProbe.LooksLikeVmdk(head))
-            throw new DescriptorException(path, "not a VMDK file: no KDMV header and no descriptor text");
-        return Assemble(path, ReadTextDescriptor(handle, length, path), selfSparse: null, []);
+    /// <summary>As <see cref="Open"/>, for a path the caller has just found to be a regular file.</summary>
+    public static Link OpenRegularFile(string path)
+    {
+        var handle = FileOpening.OpenReadOnly(path);
+        bool handedOver = false;
+        try
+        {
+            long length = RandomAccess.GetLength(handle);
+            if (length == 0) throw new CorruptMetadataException(path, "file is empty");
+            Span<byte> head = stackalloc byte[Sector.Size];
+            int n = RandomAccess.Read(handle, head, 0);
+            head = head[..n];
+
+            if (SparseExtentHeader.HasMagic(head) || (n >= 4 && head[..4].SequenceEqual("kdmv"u8)))
+            {
+                handedOver = true; // the extent reads through this handle and closes it (one open per link)
+                return OpenSparseFile(path, handle);
+            }
+            if (n >= 4 && head[..4].SequenceEqual("COWD"u8))
+                throw new UnsupportedFeatureException(path, "is a vmfsSparse (COWD) extent; open its descriptor instead");
+            if (n >= 8 && head[..8].SequenceEqual(new byte[] { 0xBE, 0xBA, 0xFE, 0xCA, 0, 0, 0, 0 }))
+                throw new UnsupportedFeatureException(path, "is a SESparse extent; open its descriptor instead");
+            if (!VmdkProbe.LooksLikeVmdk(head))
+                throw new DescriptorException(path, "not a VMDK file: no KDMV header and no descriptor text");
+            return Assemble(path, ReadTextDescriptor(handle, length, path), selfSparse: null, []);
+        }
+        finally
+        {
+            if (!handedOver) handle.Dispose();
+        }
     }
 
     /// <summary>
@@ -88,7 +105,7 @@ internal static class LinkOpener
     /// <summary>A KDMV file opened directly: its embedded descriptor describes the link (§1.1).</summary>
     private static Link OpenSparseFile(string path, Microsoft.Win32.SafeHandles.SafeFileHandle handle)
     {
-        var sparse = new HostedSparseExtent(path);
+        var sparse = new HostedSparseExtent(path, handle: handle, takeHandle: true);
         try
         {
             var h = sparse.Header;

@@ -30,7 +30,7 @@ internal sealed class ParentResolver(ChainOpenOptions options)
             if (visited.Contains(canonical))
                 throw new ChainMismatchException(child.Path, $"parentFileNameHint '{hint}' leads back to {candidate}, already in the chain (cycle)");
 
-            var parent = LinkOpener.Open(candidate);
+            var parent = LinkOpener.OpenRegularFile(candidate);
             string? problem = Validate(child, parent, out bool cidOnly, out string? warning);
             if (problem is null) return (parent, warning, canonical);
             parent.Dispose();

@@ -35,6 +35,9 @@ public sealed class BlockFileTree : IFileTree
     public IBlockDevice Device => _device;
     public bool CanWrite => _device.CanWrite;
 
+    /// <summary>Starts counting st_blocks if nothing asked yet; completes once it is the counted allocation, not the upper bound it starts at.</summary>
+    internal Task AllocationCounted => _allocation.FirstCount;
+
     public VolumeInfo Volume => new("mountchain", RoundUp(_device.Length, VolumeBlockSize), 0, VolumeBlockSize, 1);
 
     public FileNode? Find(string path) => TreePath.Normalize(path) switch

@@ -43,16 +43,32 @@ public sealed class BlockFileTreeTests
     }
 
     [Fact]
-    public void Allocated_bytes_sum_data_extents_and_follow_writes_after_the_recount_interval()
+    public async Task Allocated_bytes_sum_data_extents_and_follow_writes_after_the_recount_interval()
     {
         var device = new SparseMemoryDevice(new byte[1 << 20]);
         device.Data[0] = 1;
         device.Data[(1 << 20) - 1] = 1;
         var tree = new BlockFileTree(device);
+        await tree.AllocationCounted;
         Assert.Equal(2L * SparseMemoryDevice.Chunk, tree.Find("/disk.raw")!.AllocatedBytes);
         using var file = tree.Open("/disk.raw", write: true);
         file.Discard(0, SparseMemoryDevice.Chunk);
-        Thread.Sleep(AllocationCounter.RecountInterval + TimeSpan.FromMilliseconds(50));
+        await Task.Delay(AllocationCounter.RecountInterval + TimeSpan.FromMilliseconds(50));
+        Assert.Equal(SparseMemoryDevice.Chunk, tree.Find("/disk.raw")!.AllocatedBytes);
+    }
+
+    [Fact]
+    public async Task Allocated_bytes_are_the_whole_length_until_the_background_count_is_done_never_zero()
+    {
+        using var gate = new ManualResetEventSlim();
+        var device = new SparseMemoryDevice(new byte[1 << 20]) { ExtentsGate = gate };
+        device.Data[0] = 1;
+        var tree = new BlockFileTree(device);
+        // The count is held back: the file is reported fully allocated, and asking does not wait.
+        Assert.Equal(1L << 20, tree.Find("/disk.raw")!.AllocatedBytes);
+        Assert.False(tree.AllocationCounted.IsCompleted);
+        gate.Set();
+        await tree.AllocationCounted.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(SparseMemoryDevice.Chunk, tree.Find("/disk.raw")!.AllocatedBytes);
     }
 

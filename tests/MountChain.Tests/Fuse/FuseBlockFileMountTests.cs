@@ -110,14 +110,16 @@ public sealed class FuseBlockFileMountTests(ITestOutputHelper output)
     }
 
     [RequiresFuseFact]
-    public void Seek_data_and_seek_hole_follow_the_device_allocation_and_st_blocks_counts_it()
+    public async Task Seek_data_and_seek_hole_follow_the_device_allocation_and_st_blocks_counts_it()
     {
         using var scratch = new TempDirectory("mc-fuse");
         var data = new byte[8 << 20];
         new Random(5).NextBytes(data.AsSpan(1 << 20, 1 << 20));   // data at [1 MiB, 2 MiB)
         new Random(6).NextBytes(data.AsSpan(5 << 20, 64 << 10));  // and at [5 MiB, 5 MiB + 64 KiB)
         var device = new SparseMemoryDevice(data, writable: false);
-        using var mount = new InProcessMount(new BlockFileTree(device), scratch.Dir("mnt"));
+        var tree = new BlockFileTree(device);
+        await tree.AllocationCounted; // before the kernel first caches the attributes
+        using var mount = new InProcessMount(tree, scratch.Dir("mnt"));
 
         using var handle = File.OpenHandle(mount.DiskFile);
         int fd = (int)handle.DangerousGetHandle();

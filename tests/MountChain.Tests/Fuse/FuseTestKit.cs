@@ -112,6 +112,8 @@ internal sealed class SparseMemoryDevice(byte[] data, bool writable = true) : IB
     public long Length => _inner.Length;
     public bool CanWrite => _inner.CanWrite;
     public int Flushes;
+    /// <summary>When set, GetExtents waits for it: holds a background allocation count back.</summary>
+    public ManualResetEventSlim? ExtentsGate { get; init; }
 
     public void Read(Span<byte> buffer, long offset) => _inner.Read(buffer, offset);
     public void Write(ReadOnlySpan<byte> d, long offset) => _inner.Write(d, offset);
@@ -122,6 +124,7 @@ internal sealed class SparseMemoryDevice(byte[] data, bool writable = true) : IB
     public void GetExtents(long offset, long length, List<BlockExtent> output)
     {
         BlockDeviceGuard.CheckRange(this, offset, length);
+        ExtentsGate?.Wait();
         long end = offset + length;
         long pos = offset;
         while (pos < end)

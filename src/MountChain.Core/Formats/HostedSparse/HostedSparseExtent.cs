@@ -24,11 +24,14 @@ internal sealed class HostedSparseExtent : IExtent
     private readonly DecompressedGrainCache? _grainCache;
     private readonly IntentOverlay? _overlay;
 
-    /// <summary>Opens <paramref name="path"/> (or reuses <paramref name="handle"/>) as a sparse extent of <paramref name="expectedSectors"/> sectors (null: the header's capacity).</summary>
-    public HostedSparseExtent(string path, long? expectedSectors = null, SafeFileHandle? handle = null)
+    /// <summary>
+    /// Opens <paramref name="path"/> (or reuses <paramref name="handle"/>, closing it on dispose when
+    /// <paramref name="takeHandle"/>) as a sparse extent of <paramref name="expectedSectors"/> sectors (null: the header's capacity).
+    /// </summary>
+    public HostedSparseExtent(string path, long? expectedSectors = null, SafeFileHandle? handle = null, bool takeHandle = false)
     {
         FilePath = path;
-        _ownsHandle = handle is null;
+        _ownsHandle = handle is null || takeHandle;
         Handle = handle ?? FileOpening.OpenReadOnly(path);
         try
         {
