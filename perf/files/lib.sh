@@ -18,7 +18,8 @@ bench_cleanup() {
   rm -rf "$work"
 }
 
-mc() { dotnet "$mcdll" "$@"; }
+# MOUNTCHAIN=/path/to/mountchain runs that binary (the native one scripts/install.sh builds) instead of the JIT build.
+mc() { if [ -n "${MOUNTCHAIN:-}" ]; then "$MOUNTCHAIN" "$@"; else dotnet "$mcdll" "$@"; fi; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 # secs CMD...: wall seconds of CMD (its stdout discarded).
 secs() { local s=$EPOCHREALTIME; "$@" >/dev/null; awk -v a="$s" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.3f", b-a}'; }

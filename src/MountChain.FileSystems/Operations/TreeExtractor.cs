@@ -12,10 +12,10 @@ internal readonly record struct ExtractProgress(long Files, long Bytes);
 /// system has them) owners (when run as root), extended attributes and mode bits applied. NTFS
 /// alternate data streams become extended attributes "user.STREAM" of their file
 /// (<see cref="StreamAttributes"/>); a stream that cannot be written is reported through <c>warn</c>.
-/// Special files are skipped.
+/// Special files are skipped. <paramref name="kernelCopy"/> replaces the kernel's copy (tests of its fallback).
 /// Never writes outside <c>target</c>: names are single path components checked for '/', '.', '..'.
 /// </summary>
-internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null, Action<string>? warn = null)
+internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? progress = null, Action<string>? warn = null, KernelFileCopy? kernelCopy = null)
 {
     private long _files, _bytes;
     private readonly List<(string Path, FsEntry Entry)> _directoryTimes = [];
@@ -31,7 +31,14 @@ internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? pro
         Directory.CreateDirectory(targetDirectory);
         string name = entry.Path == "/" ? "" : SafeName(entry.Name, entry.Path);
         string destination = name.Length == 0 ? targetDirectory : Path.Combine(targetDirectory, name);
-        ExtractOne(entry, destination, 0);
+        try
+        {
+            ExtractOne(entry, destination, 0);
+        }
+        finally
+        {
+            _kernelCopy.Finish();
+        }
         // Directory times last, deepest first, so writing their contents does not change them.
         for (int i = _directoryTimes.Count - 1; i >= 0; i--) ApplyTimes(_directoryTimes[i].Path, _directoryTimes[i].Entry);
         progress?.Invoke(Totals);
@@ -100,7 +107,7 @@ internal sealed class TreeExtractor(IFileSystem fs, Action<ExtractProgress>? pro
     private readonly byte[][] _buffers = [new byte[CopyChunk], new byte[CopyChunk]];
     private const int CopyChunk = 4 << 20;
 
-    private readonly KernelFileCopy _kernelCopy = new();
+    private readonly KernelFileCopy _kernelCopy = kernelCopy ?? new();
 
     /// <summary>
     /// Copies the allocated ranges: in the kernel where the data can be located in the chain's
