@@ -98,8 +98,9 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
         var queues = new List<FuseRingQueue>();
         // With io_uring the rings carry the requests once every queue is registered; /dev/fuse still
         // carries what comes before that and what the kernel never puts on a ring (interrupts, forgets).
+        // The /dev/fuse workers start first: the first requests after INIT (a launcher checking the
+        // mount) are served while the rings are still being set up and registered.
         int workers = _dispatcher.IoUringAgreed ? 2 : Math.Max(1, _options.MaxIdleThreads);
-        if (_dispatcher.IoUringAgreed) StartRings(queues, threads);
         for (int i = 1; i < workers; i++)
         {
             int clone = CloneDescriptor();
@@ -107,6 +108,13 @@ internal sealed unsafe class KernelFuseSession : IFuseSession
             var thread = new Thread(() => Serve(clone, owned: true)) { IsBackground = true, Name = $"fuse-{i} {MountPoint}" };
             thread.Start();
             threads.Add(thread);
+        }
+        if (_dispatcher.IoUringAgreed)
+        {
+            // Until every queue is registered the kernel keeps using /dev/fuse: a ring that cannot
+            // be set up leaves the session on the read/write loop, not broken.
+            try { StartRings(queues, threads); }
+            catch (IOException e) { _options.ErrorLog?.WriteLine($"mountchain: FUSE over io_uring unavailable ({e.Message}); serving on /dev/fuse"); }
         }
         try { ServeLoop(_fd, buffers); }
         finally { buffers.Dispose(); }

@@ -22,6 +22,17 @@ public static class MountCommands
         yield return CreateUnmount();
     }
 
+    /// <summary>
+    /// True for a command line that runs <c>mount</c> through a detached server, told without
+    /// parsing it (the server can then start before we parse): <c>mount</c> first, and no help,
+    /// version or foreground request. Any short option but the value-taking <c>-g</c> (perhaps a
+    /// bundle holding <c>-f</c>) says no: the ordinary path then decides.
+    /// </summary>
+    public static bool StartsDetachedServer(string[] args) =>
+        args.Length > 1 && args[0] == "mount" && !DetachedServer.IsDetached
+        && !args.Skip(1).Any(a => a is "--foreground" or "--help" or "--version" or "-?" or "/?" or "/h"
+            || (a.Length >= 2 && a[0] == '-' && a[1] != '-' && a != "-g"));
+
     /// <summary>The host of this platform.</summary>
     private static IMountHost Host() => OperatingSystem.IsWindows() ? new DokanMountHost() : new FuseMountHost();
 
@@ -114,6 +125,7 @@ public static class MountCommands
     /// <summary>Serves the mount in this process (--foreground, or the detached server itself).</summary>
     private static int Serve(ParseResult parse, DiskSource source, string mountPoint, bool allowOther, bool filesMode)
     {
+        DetachedLauncher.AbandonEarly(); // never two servers for one mount
         DetachedServer.LeaveSessionIfDetached();
         using var disk = CommonOptions.OpenReadOrWrite(parse, source);
         if (disk.RedoLogPath is not null && parse.GetValue(CommonOptions.Redo) is null)

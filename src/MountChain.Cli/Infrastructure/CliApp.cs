@@ -1,6 +1,7 @@
 using System.CommandLine;
 using MountChain.Cli.Commands;
 using MountChain.Core.Errors;
+using MountChain.Mounting.Lifecycle;
 
 namespace MountChain.Cli.Infrastructure;
 
@@ -24,6 +25,15 @@ public static class CliApp
     }
 
     public static int Run(string[] args)
+    {
+        if (!MountCommands.StartsDetachedServer(args)) return RunParsed(args);
+        // mount: the server starts now, beside our own parsing and checking (which it repeats).
+        DetachedLauncher.StartEarly();
+        try { return RunParsed(args); }
+        finally { DetachedLauncher.AbandonEarly(); }
+    }
+
+    private static int RunParsed(string[] args)
     {
         var root = BuildRoot();
         var parse = root.Parse(args);

@@ -18,11 +18,42 @@ public static class DetachedLauncher
     /// <param name="NewRedoLog">A redo log the server created, when it did.</param>
     public sealed record Outcome(bool Ready, int ExitCode, string Errors, string? NewRedoLog);
 
-    /// <summary>Starts the server and waits for its ready line; <paramref name="warn"/> receives each warning on the way.</summary>
+    /// <summary>A server started before this process parsed its command line (<see cref="StartEarly"/>).</summary>
+    private static Process? s_early;
+
+    /// <summary>
+    /// Starts the server now, before this process builds and parses its command line: the server's
+    /// start-up runs beside ours, and <see cref="Launch"/> adopts it. The server parses and checks
+    /// the same arguments, so when this process refuses them the server refuses them too;
+    /// <see cref="AbandonEarly"/> then waits for it to exit.
+    /// </summary>
+    public static void StartEarly() => s_early = StartServer();
+
+    /// <summary>An early server that <see cref="Launch"/> did not adopt is asked to stop (SIGTERM unmounts) and awaited.</summary>
+    public static void AbandonEarly()
+    {
+        if (Interlocked.Exchange(ref s_early, null) is not { } child) return;
+        using (child)
+        {
+            try
+            {
+                if (!child.WaitForExit(TimeSpan.FromMilliseconds(500)))
+                {
+                    if (OperatingSystem.IsWindows()) child.Kill();
+                    else LibC.Kill(child.Id, LibC.SigTerm);
+                    if (!child.WaitForExit(StopTimeout)) child.Kill();
+                }
+            }
+            catch (InvalidOperationException) { } // already reaped
+        }
+    }
+
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Starts the server (or adopts the early one) and waits for its ready line; <paramref name="warn"/> receives each warning on the way.</summary>
     public static Outcome Launch(string mountPoint, Action<string> warn)
     {
-        using var child = Process.Start(ServerStartInfo()) ?? throw new IOException("cannot start the mount server");
-        child.StandardInput.Close();
+        using var child = Interlocked.Exchange(ref s_early, null) ?? StartServer();
         var errors = child.StandardError.ReadToEndAsync();
         var deadline = DateTime.UtcNow + StartTimeout;
         string? redoLog = null;
@@ -39,6 +70,13 @@ public static class DetachedLauncher
         }
         child.WaitForExit();
         return new Outcome(false, child.ExitCode, errors.Result.Trim(), null);
+    }
+
+    private static Process StartServer()
+    {
+        var child = Process.Start(ServerStartInfo()) ?? throw new IOException("cannot start the mount server");
+        child.StandardInput.Close();
+        return child;
     }
 
     /// <summary>This process's command line again, plus --foreground, in a detached server's environment.</summary>

@@ -8,6 +8,7 @@ internal static partial class LibC
     private const string Library = "libc";
 
     public const int ORdwr = 2;
+    public const int SigTerm = 15;
 
     [LibraryImport(Library, EntryPoint = "setsid", SetLastError = true)]
     public static partial int SetSid();
@@ -23,4 +24,7 @@ internal static partial class LibC
 
     [LibraryImport(Library, EntryPoint = "close")]
     public static partial int Close(int fd);
+
+    [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
+    public static partial int Kill(int pid, int signal);
 }

@@ -100,8 +100,40 @@ public sealed class DataSafetyTests : IDisposable
         Assert.Contains("not empty", r.Stderr);
         Assert.Contains("--nonempty", r.Stderr);
         Assert.Equal("mine", File.ReadAllText(Path.Combine(mp, "keep.txt")));
-        if (OperatingSystem.IsLinux()) Assert.Null(MountTable.Find(mp));
+        if (!OperatingSystem.IsLinux()) return;
+        Assert.Null(MountTable.Find(mp));
+        // The server started beside the launcher's own checks refused too, and is gone.
+        Assert.Empty(ProcessesNaming(mp));
     }
+
+    /// <summary>Live processes whose command line names <paramref name="text"/>.</summary>
+    private static List<int> ProcessesNaming(string text)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid)) continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(text)) found.Add(pid);
+            }
+            catch (IOException) { } // exited meanwhile
+        }
+        return found;
+    }
+
+    [Theory]
+    [InlineData(true, "mount", "vm.vmdk", "/mnt/x")]
+    [InlineData(true, "mount", "vm.vmdk", "-g", "3", "/mnt/x", "--write")]
+    [InlineData(false, "mount", "vm.vmdk", "/mnt/x", "--foreground")]
+    [InlineData(false, "mount", "vm.vmdk", "/mnt/x", "-f")]
+    [InlineData(false, "mount", "vm.vmdk", "/mnt/x", "-fg", "3")]
+    [InlineData(false, "mount", "--help")]
+    [InlineData(false, "mount", "-h")]
+    [InlineData(false, "mount")]
+    [InlineData(false, "info", "vm.vmdk")]
+    public void Only_a_detached_mount_starts_its_server_before_parsing(bool early, params string[] args) =>
+        Assert.Equal(early, MountChain.Cli.Commands.MountCommands.StartsDetachedServer(args));
 
     [RequiresFuseFact]
     public void Mount_nonempty_hides_the_folder_until_unmounted()
