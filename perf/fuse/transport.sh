@@ -5,7 +5,8 @@
 #   mountchain mount, the libfuse fallback transport (MOUNTCHAIN_FUSE_TRANSPORT=libfuse)
 # on a raw image and on VMDK chains of several depths holding the same bytes (page cache warm).
 # Measures: queue-depth-1 random 4 KiB O_DIRECT reads (fio psync, 1 job: the latency path) and
-# sequential dd bs=1M iflag=direct (best of 3). Prints IOPS / GB/s and the ratio to ramfuse.
+# sequential dd bs=1M iflag=direct (best of 3). Prints IOPS / GB/s, the server's CPU time per GiB
+# of dd, and the ratio to ramfuse.
 # Needs root, fuse3, libfuse3-dev, pkg-config, cc, fio, qemu-utils.
 # Usage: perf/fuse/transport.sh [size-MiB=1024] [fio-seconds=5] [depths="1 32"]
 set -euo pipefail
@@ -63,20 +64,26 @@ dd_rate() {
     done
     printf '%.2f' "$best"
 }
+# The server's CPU time (utime + stime of all its threads, also those that ended, from
+# /proc/PID/stat; the kernel derives their sum from the precise run time): what the dd runs cost
+# the server, a ratio that a loaded machine disturbs far less than wall time.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ROWS=()
-measure() { # label file
+measure() { # label file server-pid
     cmp -s <(head -c 4194304 "$2") <(head -c 4194304 "$WORK/disk.img") || { echo "$1: content differs" >&2; exit 1; }
-    local iops seq
-    iops=$(qd1_iops "$2"); seq=$(dd_rate "$2")
-    ROWS+=("$1|$iops|$seq")
-    echo "   $1: QD1 4K ${iops} IOPS, dd 1M ${seq} GB/s"
+    local iops seq t0 t1 cpu
+    iops=$(qd1_iops "$2")
+    t0=$(cpu_ticks "$3"); seq=$(dd_rate "$2"); t1=$(cpu_ticks "$3")
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v m="$SIZE_MIB" 'BEGIN { printf "%.0f", t * 1000 / hz / (3 * m / 1024) }')
+    ROWS+=("$1|$iops|$seq|$cpu")
+    echo "   $1: QD1 4K ${iops} IOPS, dd 1M ${seq} GB/s, server CPU ${cpu} ms per GiB of dd"
 }
 
 echo "== ramfuse (libfuse3 low-level, bytes in RAM)"
 mkdir "$WORK/mnt-ram"
 "$WORK/ramfuse" "$WORK/disk.img" "$WORK/mnt-ram" & RAM_PID=$!
 for _ in $(seq 500); do [ -e "$WORK/mnt-ram/disk.raw" ] && break; sleep 0.01; done
-measure "ramfuse" "$WORK/mnt-ram/disk.raw"
+measure "ramfuse" "$WORK/mnt-ram/disk.raw" "$RAM_PID"
 umount "$WORK/mnt-ram"; wait "$RAM_PID" 2>/dev/null || true; RAM_PID=""
 
 for transport in uring kernel libfuse; do
@@ -85,17 +92,19 @@ for transport in uring kernel libfuse; do
         else file="$WORK/c$source.vmdk"; label="mountchain $transport vmdk d$source"; fi
         mp="$WORK/mnt-$transport-$source"; mkdir "$mp"
         MOUNTCHAIN_FUSE_TRANSPORT=$transport mc mount "$file" "$mp"
-        measure "$label" "$mp/disk.raw"
+        measure "$label" "$mp/disk.raw" "$(pgrep -n -f -- "mount .*$mp")"
         mc unmount "$mp"
     done
 done
 
 echo
 echo "== ${SIZE_MIB} MiB; fio randread 4k O_DIRECT psync QD1 ${SECONDS_PER_RUN}s; dd bs=1M iflag=direct best of 3"
-base_iops=$(echo "${ROWS[0]}" | cut -d'|' -f2); base_seq=$(echo "${ROWS[0]}" | cut -d'|' -f3)
-printf '%-30s %12s %8s %10s %8s\n' "server" "QD1 IOPS" "ratio" "dd GB/s" "ratio"
+base_iops=$(echo "${ROWS[0]}" | cut -d'|' -f2); base_seq=$(echo "${ROWS[0]}" | cut -d'|' -f3); base_cpu=$(echo "${ROWS[0]}" | cut -d'|' -f4)
+printf '%-30s %12s %8s %10s %8s %14s %8s\n' "server" "QD1 IOPS" "ratio" "dd GB/s" "ratio" "dd CPU ms/GiB" "ratio"
 for row in "${ROWS[@]}"; do
-    IFS='|' read -r label iops seq <<< "$row"
-    printf '%-30s %12s %7.2fx %10s %7.2fx\n' "$label" "$iops" "$(echo "$iops / $base_iops" | bc -l)" "$seq" "$(echo "$seq / $base_seq" | bc -l)"
+    IFS='|' read -r label iops seq cpu <<< "$row"
+    printf '%-30s %12s %7.2fx %10s %7.2fx %14s %7.2fx\n' "$label" "$iops" "$(echo "$iops / $base_iops" | bc -l)" "$seq" "$(echo "$seq / $base_seq" | bc -l)" \
+        "$cpu" "$(echo "$cpu / ($base_cpu + 0.001)" | bc -l)"
 done
+echo "(dd CPU: the server's own CPU time per GiB of 1 MiB O_DIRECT reads, lower is better; on a loaded machine trust it over GB/s)"
 echo "targets (issue 13): QD1 and dd >= 1.0x ramfuse at every depth"
