@@ -29,7 +29,7 @@ internal static class LinkOpener
     /// <summary>As <see cref="Open"/>, for a path the caller has just found to be a regular file.</summary>
     public static Link OpenRegularFile(string path)
     {
-        var handle = FileOpening.OpenReadOnly(path);
+        var handle = FileOpening.OpenReadOnly(path, knownFile: true);
         bool handedOver = false;
         try
         {

@@ -26,7 +26,7 @@ internal sealed class ParentResolver(ChainOpenOptions options)
                 throw new MissingParentException(child.Path, $"parentFileNameHint '{hint}' names a directory ({candidate})");
             if (kind is PathInspection.Kind.Device or PathInspection.Kind.Other)
                 throw new MissingParentException(child.Path, $"parentFileNameHint '{hint}' names a device or special file ({candidate})");
-            string canonical = PathInspection.Canonical(candidate);
+            string canonical = CanonicalOf(candidate);
             if (visited.Contains(canonical))
                 throw new ChainMismatchException(child.Path, $"parentFileNameHint '{hint}' leads back to {candidate}, already in the chain (cycle)");
 
@@ -44,6 +44,24 @@ internal sealed class ParentResolver(ChainOpenOptions options)
         if (firstMismatch is not null) throw firstMismatch;
         throw new MissingParentException(child.Path,
             $"parent '{hint}' not found; looked in: {string.Join(", ", looked)}");
+    }
+
+    /// <summary>Canonical folders already resolved in this open: links of one chain mostly share one.</summary>
+    private readonly Dictionary<string, string> _canonicalFolders = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// <see cref="PathInspection.Canonical"/> of a candidate, resolving its folder once per open
+    /// (realpath costs a readlink per path component, per link of a deep chain); a candidate that is
+    /// itself a symbolic link is resolved whole.
+    /// </summary>
+    private string CanonicalOf(string candidate)
+    {
+        string? folder = Path.GetDirectoryName(candidate);
+        if (OperatingSystem.IsWindows() || folder is null || new FileInfo(candidate).LinkTarget is not null)
+            return PathInspection.Canonical(candidate);
+        if (!_canonicalFolders.TryGetValue(folder, out var canonicalFolder))
+            _canonicalFolders[folder] = canonicalFolder = PathInspection.Canonical(folder);
+        return Path.Combine(canonicalFolder, Path.GetFileName(candidate));
     }
 
     /// <summary>Null when <paramref name="parent"/> may be the parent of <paramref name="child"/>.</summary>

@@ -6,10 +6,10 @@ namespace MountChain.Core.Formats;
 /// <summary>Opening and reading link files: read-only at the OS level (design.md rule 3).</summary>
 internal static class FileOpening
 {
-    /// <summary>Opens a link file read-only; others may keep reading and writing it.</summary>
-    public static SafeFileHandle OpenReadOnly(string path)
+    /// <summary>Opens a link file read-only; others may keep reading and writing it. <paramref name="knownFile"/>: the caller just found it to be a regular file.</summary>
+    public static SafeFileHandle OpenReadOnly(string path, bool knownFile = false)
     {
-        if (Directory.Exists(path))
+        if (!knownFile && Directory.Exists(path))
             throw new CorruptMetadataException(path, "is a directory, not a VMDK file");
         var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         return handle;

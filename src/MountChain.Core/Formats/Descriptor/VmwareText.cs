@@ -16,7 +16,7 @@ internal static class VmwareText
     /// </summary>
     public static string Decode(ReadOnlySpan<byte> bytes, string file, int scanBytes, params string[] encodingKeys)
     {
-        string? name = EncodingName(Encoding.Latin1.GetString(bytes[..Math.Min(bytes.Length, scanBytes)]), encodingKeys);
+        string? name = EncodingName(bytes[..Math.Min(bytes.Length, scanBytes)], encodingKeys);
         if (name is null || name.Equals("UTF-8", StringComparison.OrdinalIgnoreCase) || name.Equals("UTF8", StringComparison.OrdinalIgnoreCase))
             return new UTF8Encoding(false, false).GetString(bytes);
         try
@@ -30,19 +30,27 @@ internal static class VmwareText
         }
     }
 
-    private static string? EncodingName(string latin, string[] keys)
+    /// <summary>What string.Trim removes, as the Latin-1 bytes that can hold it.</summary>
+    private static ReadOnlySpan<byte> Blanks => [0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85, 0xA0];
+
+    /// <summary>The value of the first line whose key is one of <paramref name="keys"/>, read as Latin-1; scanned in place (one descriptor per link).</summary>
+    private static string? EncodingName(ReadOnlySpan<byte> text, string[] keys)
     {
-        foreach (var raw in latin.Split('\n'))
+        while (true)
         {
-            var line = raw.Trim();
-            int eq = line.IndexOf('=');
-            if (eq <= 0) continue;
-            string key = line[..eq].Trim();
-            foreach (var wanted in keys)
-                if (key.Equals(wanted, StringComparison.OrdinalIgnoreCase))
-                    return line[(eq + 1)..].Trim().Trim('"');
+            int newline = text.IndexOf((byte)'\n');
+            var line = (newline < 0 ? text : text[..newline]).Trim(Blanks);
+            int eq = line.IndexOf((byte)'=');
+            if (eq > 0)
+            {
+                var key = line[..eq].Trim(Blanks);
+                foreach (var wanted in keys)
+                    if (Ascii.EqualsIgnoreCase(key, wanted))
+                        return Encoding.Latin1.GetString(line[(eq + 1)..].Trim(Blanks)).Trim('"');
+            }
+            if (newline < 0) return null;
+            text = text[(newline + 1)..];
         }
-        return null;
     }
 
     /// <summary>Pipe escapes: `|` + two hex digits is that byte (`|22` = '"', `|7C` = '|'), format doc §1.2 and §8.</summary>
