@@ -45,6 +45,9 @@ public sealed class AllocationCounter
         {
             try
             {
+                // Lowest priority: the count must not take a core from the requests being served,
+                // nor from the launcher that is finishing the mount command beside us.
+                if (OperatingSystem.IsLinux()) Lifecycle.LibC.SetPriority(0, Lifecycle.LibC.GetThreadId(), 19);
                 long bytes = Count(_device);
                 lock (_gate)
                 {

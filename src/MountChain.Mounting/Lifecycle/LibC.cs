@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace MountChain.Mounting.Lifecycle;
 
-/// <summary>The few libc calls a mount server's life needs (session, standard streams, user).</summary>
+/// <summary>The few libc calls a mount server's life needs (session, standard streams, user, signals, thread priority).</summary>
 internal static partial class LibC
 {
     private const string Library = "libc";
@@ -27,4 +27,11 @@ internal static partial class LibC
 
     [LibraryImport(Library, EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
+
+    [LibraryImport(Library, EntryPoint = "gettid")]
+    public static partial int GetThreadId();
+
+    /// <summary>setpriority(PRIO_PROCESS, tid, nice): on Linux a thread id names one thread.</summary>
+    [LibraryImport(Library, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, int who, int nice);
 }
