@@ -27,7 +27,14 @@ public static class DetachedLauncher
     /// the same arguments, so when this process refuses them the server refuses them too;
     /// <see cref="AbandonEarly"/> then waits for it to exit.
     /// </summary>
-    public static void StartEarly() => s_early = StartServer();
+    public static void StartEarly()
+    {
+        try { s_early = StartServer(); }
+        catch (Exception e) when (e is IOException or System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            // Not now: Launch starts it again and reports the failure as the command's error.
+        }
+    }
 
     /// <summary>An early server that <see cref="Launch"/> did not adopt is asked to stop (SIGTERM unmounts) and awaited.</summary>
     public static void AbandonEarly()
