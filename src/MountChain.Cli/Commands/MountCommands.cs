@@ -61,7 +61,9 @@ public static class MountCommands
             CommonOptions.RefuseRedoWithoutWrite(parse);
             if (!OperatingSystem.IsLinux() && !OperatingSystem.IsWindows())
                 throw new UsageException("mount runs on Linux (FUSE) and Windows (Dokan)");
-            if (!parse.GetValue(nonEmpty)) RefuseNonEmpty(mp);
+            // Checked by the serving process only (a detached server runs this with --foreground): a
+            // launcher that looked itself could find the mount its early server just made.
+            if (parse.GetValue(foreground) && !parse.GetValue(nonEmpty)) RefuseNonEmpty(mp);
             return parse.GetValue(foreground)
                 ? Serve(parse, source, mp, parse.GetValue(allowOther), filesMode)
                 : Launch(mp, filesMode, parse.GetValue(CommonOptions.Json) ? parse.GetValue(source.Path)!.FullName : null);
