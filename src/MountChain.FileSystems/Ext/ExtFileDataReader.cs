@@ -26,7 +26,7 @@ internal sealed class ExtFileDataReader(ExtSuperblock sb, IBlockDevice device, E
         buffer = buffer[..total];
         var runs = GetRuns(inode);
         int log = sb.BlockLog;
-        int index = FileExtents.FirstEndingAfter(runs, (ulong)offset >> log);
+        int index = FirstEndingAfter(runs, (ulong)offset >> log);
         long position = offset;
         while (!buffer.IsEmpty)
         {
@@ -74,8 +74,48 @@ internal sealed class ExtFileDataReader(ExtSuperblock sb, IBlockDevice device, E
     }
 
     /// <summary>Where [offset, offset+length) (inside the file size) lies under the device: holes and unwritten extents are zeros.</summary>
-    public bool TryLocate(ExtInode inode, long offset, long length, List<FileRange> output) =>
-        FileExtents.TryLocate(GetRuns(inode), sb.BlockLog, device, offset, length,
-            r => (long)(r.Physical << sb.BlockLog),
-            physical => $"ext inode {inode.Number}: data at byte {physical} lies beyond the end of the volume", output);
+    public bool TryLocate(ExtInode inode, long offset, long length, List<FileRange> output)
+    {
+        var runs = GetRuns(inode);
+        int log = sb.BlockLog;
+        int index = FirstEndingAfter(runs, (ulong)offset >> log);
+        long position = offset, end = offset + length;
+        while (position < end)
+        {
+            if (index >= runs.Length) { VolumeRanges.Zeros(output, end - position); break; }
+            var r = runs[index];
+            long runStart = (long)(r.FileBlock << log), runEnd = (long)(r.FileBlockEnd << log);
+            if (position < runStart)
+            {
+                long gap = Math.Min(end, runStart) - position;
+                VolumeRanges.Zeros(output, gap);
+                position += gap;
+                continue;
+            }
+            long n = Math.Min(end, runEnd) - position;
+            if (r.Unwritten) VolumeRanges.Zeros(output, n);
+            else
+            {
+                long physical = (long)(r.Physical << log) + (position - runStart);
+                if (physical + n > device.Length)
+                    throw new FileSystemCorruptException($"ext inode {inode.Number}: data at byte {physical} lies beyond the end of the volume");
+                if (!VolumeRanges.TryDescribe(device, physical, n, output)) return false;
+            }
+            position += n;
+            index++;
+        }
+        return true;
+    }
+
+    /// <summary>Index of the first run ending after <paramref name="fileBlock"/> (runs are sorted).</summary>
+    private static int FirstEndingAfter(ExtRun[] runs, ulong fileBlock)
+    {
+        int lo = 0, hi = runs.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (runs[mid].FileBlockEnd <= fileBlock) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
 }

@@ -125,7 +125,7 @@ internal sealed class ExtInode
 }
 
 /// <summary>A run of a file's blocks: file blocks [FileBlock, FileBlock+Count) at device blocks [Physical, ...); Unwritten reads as zeros.</summary>
-internal readonly record struct ExtRun(ulong FileBlock, ulong Physical, uint Count, bool Unwritten) : Common.IFileExtent
+internal readonly record struct ExtRun(ulong FileBlock, ulong Physical, uint Count, bool Unwritten)
 {
     public ulong FileBlockEnd => FileBlock + Count;
 }

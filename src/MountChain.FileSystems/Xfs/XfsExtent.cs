@@ -6,7 +6,7 @@ namespace MountChain.FileSystems.Xfs;
 /// One block-map record (xfs_bmbt_rec, 128 bits big-endian): bit 127 unwritten flag, 54 bits file
 /// offset, 52 bits absolute fs block, 21 bits block count ("Data Extents" in XFS Algorithms &amp; Data Structures).
 /// </summary>
-internal readonly record struct XfsExtent(ulong FileBlock, ulong StartBlock, ulong BlockCount, bool Unwritten) : Common.IFileExtent
+internal readonly record struct XfsExtent(ulong FileBlock, ulong StartBlock, ulong BlockCount, bool Unwritten)
 {
     public const int RecordSize = 16;
 

@@ -29,7 +29,7 @@ internal sealed class XfsFileDataReader(XfsSuperblock sb, IBlockDevice device, X
         XfsExtent[] extents = GetExtents(inode);
         int blockLog = sb.BlockLog;
 
-        int index = FileExtents.FirstEndingAfter(extents, (ulong)offset >> blockLog);
+        int index = FindFirstEndingAfter(extents, (ulong)offset >> blockLog);
         long position = offset;
         while (!buffer.IsEmpty)
         {
@@ -69,8 +69,48 @@ internal sealed class XfsFileDataReader(XfsSuperblock sb, IBlockDevice device, X
     }
 
     /// <summary>Where [offset, offset+length) (inside the file size) lies under the device: holes and unwritten extents are zeros.</summary>
-    public bool TryLocate(XfsInode inode, long offset, long length, List<FileRange> output) =>
-        FileExtents.TryLocate(GetExtents(inode), sb.BlockLog, device, offset, length,
-            e => sb.BlockAddress(e.StartBlock, e.BlockCount, $"inode {inode.Number} extent"),
-            _ => $"XFS inode {inode.Number}: extent data lies beyond the end of the device", output);
+    public bool TryLocate(XfsInode inode, long offset, long length, List<FileRange> output)
+    {
+        XfsExtent[] extents = GetExtents(inode);
+        int blockLog = sb.BlockLog;
+        int index = FindFirstEndingAfter(extents, (ulong)offset >> blockLog);
+        long position = offset, end = offset + length;
+        while (position < end)
+        {
+            if (index >= extents.Length) { VolumeRanges.Zeros(output, end - position); break; }
+            var e = extents[index];
+            long extentStart = (long)(e.FileBlock << blockLog), extentEnd = (long)(e.FileBlockEnd << blockLog);
+            if (position < extentStart)
+            {
+                long gap = Math.Min(end, extentStart) - position;
+                VolumeRanges.Zeros(output, gap);
+                position += gap;
+                continue;
+            }
+            long n = Math.Min(end, extentEnd) - position;
+            if (e.Unwritten) VolumeRanges.Zeros(output, n);
+            else
+            {
+                long physical = sb.BlockAddress(e.StartBlock, e.BlockCount, $"inode {inode.Number} extent") + (position - extentStart);
+                if (physical + n > device.Length)
+                    throw new FileSystemCorruptException($"XFS inode {inode.Number}: extent data lies beyond the end of the device");
+                if (!VolumeRanges.TryDescribe(device, physical, n, output)) return false;
+            }
+            position += n;
+            index++;
+        }
+        return true;
+    }
+
+    /// <summary>Index of the first extent whose end lies after <paramref name="fileBlock"/> (binary search over sorted extents).</summary>
+    private static int FindFirstEndingAfter(XfsExtent[] extents, ulong fileBlock)
+    {
+        int lo = 0, hi = extents.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (extents[mid].FileBlockEnd <= fileBlock) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
 }
